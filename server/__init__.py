@@ -1,0 +1,35 @@
+"""The Aside service: a Flask app that answers article text with context cards."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then ASIDE_* environment, then test_config; then load resources."""
+    from server import api, errors, resources, settings
+
+    app = Flask(__name__)
+    app.config.from_mapping(settings.DEFAULTS)
+    app.config.from_prefixed_env("ASIDE")
+    if test_config is not None:
+        app.config.update(test_config)
+    app.config.update(settings.check(app.config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if not app.debug and not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    errors.init_app(app)
+    CORS(app, origins=app.config["CORS_ORIGINS"], allow_headers=["Content-Type", "X-API-Key"],
+         methods=["GET", "POST", "OPTIONS"], max_age=3600)
+    resources.init_app(app)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,110 @@
+"""HTTP endpoints: the context API, health, readiness and the index summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from index.store import Store
+from server import pipeline
+from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
+from server.resources import get_resources
+from server.schema import Limits, parse_request, sentence_dict
+
+__all__ = ["bp", "context_response", "pipeline_options"]
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+
+def pipeline_options(config: Any) -> pipeline.Options:
+    return pipeline.Options(
+        threshold=config["THRESHOLD"],
+        cards_per_sentence=config["CARDS_PER_SENTENCE"],
+        max_sentences=config["MAX_SENTENCES"],
+    )
+
+
+def context_response(body: Any, config: Any, embedder: Any, store: Store) -> dict[str, Any]:
+    """Validate a request body and answer it; shared by the API and ``aside context``."""
+    req = parse_request(
+        body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
+    )
+    result = pipeline.run(req, embedder, store, pipeline_options(config))
+    manifest = store.manifest
+    return {
+        "ok": True,
+        "index": {"build_id": manifest.build_id, "model": manifest.model,
+                  "passages": manifest.passages},
+        "sentences": [sentence_dict(s, cards) for s, cards in result.sentences],
+        "stats": {
+            "blocks": len(req.blocks),
+            "sentences": result.total_sentences,
+            "searched": result.searched,
+            "with_context": len(result.sentences),
+            "timings_ms": result.timings_ms,
+        },
+    }
+
+
+def _store() -> Store:
+    resources = get_resources()
+    if resources.store is None:
+        raise IndexUnavailable(f"no index is loaded: {resources.error}")
+    return resources.store
+
+
+@bp.post("/v1/context")
+def context() -> Response:
+    started = time.perf_counter()
+    if not request.is_json:
+        raise UnsupportedMediaType("send the article as JSON with Content-Type: application/json")
+    store = _store()
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    answer = context_response(body, current_app.config, get_resources().embedder, store)
+    # Counts and timings only: the service never logs page text.
+    stats = answer["stats"]
+    logger.info(
+        "context: %d blocks, %d sentences, %d searched, %d with cards in %.0f ms",
+        stats["blocks"], stats["sentences"], stats["searched"], stats["with_context"],
+        (time.perf_counter() - started) * 1000,
+    )
+    return jsonify(answer)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"ok": True, "status": "alive"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response | tuple[Response, int]:
+    resources = get_resources()
+    if resources.store is None:
+        return jsonify(IndexUnavailable(f"not ready: {resources.error}").to_dict()), 503
+    return jsonify({"ok": True, "status": "ready", "build_id": resources.store.manifest.build_id})
+
+
+@bp.get("/v1/index")
+def index_summary() -> Response:
+    manifest = _store().manifest
+    return jsonify({
+        "ok": True,
+        "index": {
+            "build_id": manifest.build_id,
+            "created": manifest.created,
+            "model": manifest.model,
+            "dim": manifest.dim,
+            "metric": manifest.metric,
+            "passages": manifest.passages,
+            "sources": manifest.sources,
+        },
+    })

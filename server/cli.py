@@ -1,0 +1,122 @@
+"""The ``aside`` command: serve, context, and the ``index`` group."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from index.cli import index_group
+from server import settings
+from server.errors import ApiError
+
+__all__ = ["main"]
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="Log progress (-v) or debug detail (-vv).")
+def main(verbose: int) -> None:
+    """Aside: context cards for the claims in news articles, from a self-hosted index."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+main.add_command(index_group)
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [default: ASIDE_HOST or 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [default: ASIDE_PORT or 8080].")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index].")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes; torch threads are split between them.")
+def serve(host: str | None, port: int | None, index_dir: Path | None, workers: int) -> None:
+    """Run the HTTP service (gunicorn) on the index."""
+    from server import create_app
+    from server.serve import run, torch_threads_per_worker
+
+    config = settings.from_environ(os.environ)
+    overrides: dict[str, Any] = {}
+    if index_dir is not None:
+        overrides["INDEX_DIR"] = str(index_dir)
+    if "ASIDE_TORCH_THREADS" not in os.environ:
+        overrides["TORCH_THREADS"] = torch_threads_per_worker(workers)
+    app = create_app(overrides)
+    resources = app.extensions["aside"]
+    if resources.store is None:
+        raise click.ClickException(
+            f"{resources.error}\nBuild one with: aside index build --out "
+            f"{app.config['INDEX_DIR']}"
+        )
+    host = host or str(config["HOST"])
+    port = port or int(config["PORT"])
+    click.echo(f"Aside serving index {resources.store.manifest.build_id} on http://{host}:{port}")
+    run(app, host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index].")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+@click.pass_context
+def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool) -> None:
+    """Find context for an article in FILE (paragraphs separated by blank lines; - for stdin)."""
+    from index.cli import make_embedder
+    from server.api import context_response
+    from server.resources import load_resources
+
+    text = file.read()
+    paragraphs = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
+    if not paragraphs:
+        raise click.ClickException("the article is empty")
+    try:
+        config = settings.check(settings.from_environ(os.environ))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if index_dir is not None:
+        config["INDEX_DIR"] = str(index_dir)
+    config["EMBEDDER"] = make_embedder(ctx.obj)
+    resources = load_resources(config)
+    if resources.store is None:
+        raise click.ClickException(str(resources.error))
+    blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]
+    try:
+        answer = context_response({"blocks": blocks}, config, resources.embedder, resources.store)
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    _print_listing(answer)
+
+
+def _print_listing(answer: dict[str, Any]) -> None:
+    stats = answer["stats"]
+    click.echo(
+        f"{stats['with_context']} of {stats['sentences']} sentences have context "
+        f"({stats['searched']} searched; index {answer['index']['build_id']})"
+    )
+    for sentence in answer["sentences"]:
+        click.echo("")
+        click.echo(f"[{sentence['block']} {sentence['start']}-{sentence['end']}] {sentence['exact']}")
+        for card in sentence["cards"]:
+            dated = f", {card['published']}" if card["published"] else ""
+            click.echo(f"    {card['score']:.3f}  {card['publisher']} — {card['title']}{dated}")
+            click.echo(f"           {card['text']}")
+            if card["url"]:
+                click.echo(f"           {card['url']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""Article in, sentences with cards out: 1 segment, 2 embed, 3 search, 4 rank."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from index.embed import Embedder
+from index.search import search
+from index.store import Store
+from server.errors import PayloadTooLarge
+from server.pipeline.rank import rank
+from server.pipeline.segment import segment
+from server.schema import Card, ContextRequest, Sentence
+
+__all__ = ["Options", "Result", "run"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    threshold: float
+    cards_per_sentence: int
+    max_sentences: int
+    # Passages fetched per sentence before one-per-document ranking.
+    search_k: int = 12
+
+
+@dataclass
+class Result:
+    sentences: list[tuple[Sentence, list[Card]]]
+    total_sentences: int
+    searched: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def run(request: ContextRequest, embedder: Embedder, store: Store, options: Options) -> Result:
+    """Find context cards for every checkable sentence of the article."""
+    clock = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round((now - clock) * 1000, 1)
+        clock = now
+
+    # 1. Segment blocks into sentences; keep the ones that can carry a claim.
+    segmented = list(segment(request.blocks, request.lang))
+    if len(segmented) > options.max_sentences:
+        raise PayloadTooLarge(
+            f"{len(segmented)} sentences; this service accepts at most {options.max_sentences}"
+        )
+    checkable = [s for s, ok in segmented if ok]
+    lap("segment")
+    # 2. Embed each distinct sentence once.
+    texts = list(dict.fromkeys(s.exact for s in checkable))
+    vectors = embedder.encode(texts) if texts else None
+    lap("embed")
+    # 3. Search the index.
+    hits_by_text = dict(zip(texts, search(store, vectors, k=options.search_k), strict=True)) if (
+        vectors is not None
+    ) else {}
+    lap("search")
+    # 4. Rank: threshold, one card per document; sentences without cards are left out.
+    results: list[tuple[Sentence, list[Card]]] = []
+    for sentence in checkable:
+        cards = rank(hits_by_text[sentence.exact], threshold=options.threshold,
+                     limit=options.cards_per_sentence)
+        if cards:
+            results.append((sentence, cards))
+    lap("rank")
+    return Result(results, len(segmented), len(checkable), timings)

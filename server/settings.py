@@ -1,0 +1,96 @@
+"""The service's settings: one registry for defaults, checks and the README.
+
+Each setting is read from the environment as ``ASIDE_<NAME>`` (Flask's
+``from_prefixed_env``, which parses JSON values such as numbers and lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from index import settings as index_settings
+from index.settings import Setting
+
+__all__ = ["DEFAULTS", "SETTINGS", "check", "from_environ", "markdown_table"]
+
+DEFAULT_CORS_ORIGINS = (
+    r"chrome-extension://[a-p]{32}",
+    r"moz-extension://[0-9a-f-]{36}",
+    r"http://localhost(:\d+)?",
+    r"http://127\.0\.0\.1(:\d+)?",
+)
+
+SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
+    Setting("HOST", "127.0.0.1", "Address to listen on (under the Procfile: 0.0.0.0 unless set)."),
+    Setting("PORT", 8080, "Port to listen on (under the Procfile, `PORT` wins when set)."),
+    Setting("MAX_BODY_BYTES", 512 * 1024, "Largest request body accepted; larger gets 413."),
+    Setting("MAX_BLOCKS", 400, "Most blocks (paragraphs) in one request; more gets 413."),
+    Setting("MAX_BLOCK_CHARS", 20_000, "Most characters in one block; longer gets 413."),
+    Setting("MAX_SENTENCES", 1_000, "Most sentences in one request after splitting; more gets 413."),
+    Setting(
+        "THRESHOLD", 0.55,
+        "Cosine score below which a passage is not shown; a sentence with no passage "
+        "above it gets no card (\"no context\" rather than a weak match).",
+    ),
+    Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
+    Setting(
+        "CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS),
+        "Origins allowed to call the API from a browser: comma-separated regular expressions "
+        "(default: Chrome and Firefox extension origins and localhost).",
+    ),
+)
+
+DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+
+_POSITIVE_INTS = ("PORT", "MAX_BODY_BYTES", "MAX_BLOCKS", "MAX_BLOCK_CHARS", "MAX_SENTENCES",
+                  "CARDS_PER_SENTENCE")
+
+
+def check(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the settings with their types checked and normalised; raise ValueError if wrong."""
+    values = {s.name: config.get(s.name, s.default) for s in SETTINGS}
+    for name in _POSITIVE_INTS:
+        if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 1:
+            raise ValueError(f"ASIDE_{name} must be a positive integer, got {values[name]!r}")
+    threshold = values["THRESHOLD"]
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
+        -1.0 <= threshold <= 1.0
+    ):
+        raise ValueError(f"ASIDE_THRESHOLD must be a number between -1 and 1, got {threshold!r}")
+    values["THRESHOLD"] = float(threshold)
+    origins = values["CORS_ORIGINS"]
+    if isinstance(origins, str):
+        origins = [o.strip() for o in origins.split(",") if o.strip()]
+    if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        raise ValueError("ASIDE_CORS_ORIGINS must be a comma-separated list of origins")
+    values["CORS_ORIGINS"] = origins
+    values["TORCH_THREADS"] = int(values["TORCH_THREADS"])
+    values["INDEX_DIR"] = str(values["INDEX_DIR"])
+    return values
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings from ``ASIDE_*`` variables, parsed as Flask's ``from_prefixed_env`` does."""
+    import json
+
+    values: dict[str, Any] = dict(DEFAULTS)
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None:
+            continue
+        try:
+            values[setting.name] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[setting.name] = raw
+    return values
+
+
+def markdown_table() -> str:
+    """The settings as the README's Markdown table (a test keeps the README in step)."""
+    rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = "(repository)/var/index" if s.name == "INDEX_DIR" else str(s.default)
+        default = default.replace("|", "\\|") if default else "(empty)"
+        rows.append(f"| `{s.env}` | `{default}` | {s.help} |")
+    return "\n".join(rows)

@@ -1,0 +1,90 @@
+"""Shared fixtures: a deterministic fake embedder, a tiny store built with it, the app."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from index.build import build
+from index.sources import Source, parse_spec
+from index.sources.factbook import iter_factbook
+from index.sources.wikipedia import iter_wikipedia
+from server import create_app
+
+FIXTURES = Path(__file__).parent / "fixtures"
+_WORD = re.compile(r"\w+")
+
+
+class FakeEmbedder:
+    """Bag of hashed words: texts sharing words get high cosine. Deterministic and instant."""
+
+    def __init__(self, dim: int = 256, name: str = "test/hashed-words") -> None:
+        self._dim = dim
+        self._name = name
+        self.calls: list[list[str]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        self.calls.append(list(texts))
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self._dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+            if not norm:
+                out[row, 0] = 1.0
+        return out
+
+
+def fixture_sources() -> list[Source]:
+    """Small real data: four Factbook profiles, a few Wikipedia summaries, operator JSONL."""
+    return [
+        Source("factbook", partial(iter_factbook, data_dir=FIXTURES / "factbook")),
+        Source("wikipedia", partial(iter_wikipedia, data_dir=FIXTURES / "wikipedia")),
+        parse_spec(f"jsonl:{FIXTURES / 'jsonl' / 'docs.jsonl'}"),
+    ]
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store built from the fixtures with the fake embedder; treat it as read-only."""
+    out = tmp_path_factory.mktemp("store") / "index"
+    build(fixture_sources(), out, FakeEmbedder())
+    return out
+
+
+@pytest.fixture
+def app(tiny_store: Path, fake_embedder: FakeEmbedder):
+    return create_app({"TESTING": True, "INDEX_DIR": str(tiny_store), "EMBEDDER": fake_embedder,
+                       "THRESHOLD": 0.3})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

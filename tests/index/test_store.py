@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from index.build import BuildError, build
+from index.records import Passage
+from index.search import search_texts
+from index.sources import Source
+from index.store import Store, StoreError, StoreMismatchError, StoreWriter, publish
+from tests.conftest import FakeEmbedder, fixture_sources
+
+
+def test_round_trip_keeps_passages_and_provenance(tiny_store, fake_embedder):
+    store = Store.open(tiny_store, model=fake_embedder.name, dim=fake_embedder.dim)
+    manifest = store.manifest
+    assert manifest.model == "test/hashed-words" and manifest.dim == 256
+    assert manifest.metric == "inner_product" and manifest.normalize is True
+    assert manifest.passages > 100
+    assert [s["name"] for s in manifest.sources][:2] == ["factbook", "wikipedia"]
+    assert set(manifest.checksums) == {"index.faiss", "passages.sqlite"}
+    hits = search_texts(store, fake_embedder, ["Golden Gate Bridge opened in May 1937"], k=3)[0]
+    top = hits[0].passage
+    assert top.title == "Golden Gate Bridge" and top.publisher == "Example Almanac"
+    assert hits[0].score == pytest.approx(
+        float(fake_embedder.encode(["Golden Gate Bridge opened in May 1937"])[0]
+              @ fake_embedder.encode([top.embed_text])[0]), abs=1e-5)
+    assert store.passages([top.id])[top.id] == top
+
+
+def test_store_built_with_another_model_or_dimension_is_refused(tiny_store):
+    with pytest.raises(StoreMismatchError, match="model"):
+        Store.open(tiny_store, model="sentence-transformers/all-MiniLM-L6-v2", dim=256)
+    with pytest.raises(StoreMismatchError, match="384"):
+        Store.open(tiny_store, model="test/hashed-words", dim=384)
+
+
+def test_damaged_store_is_refused(tiny_store, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_store, copy)
+    with (copy / "passages.sqlite").open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(StoreError, match="checksum"):
+        Store.open(copy)
+    (copy / "manifest.json").write_text("{not json")
+    with pytest.raises(StoreError, match="unreadable"):
+        Store.open(copy)
+    with pytest.raises(StoreError, match="no index"):
+        Store.open(tmp_path / "absent")
+
+
+def test_failed_build_leaves_the_served_store_untouched(tmp_path):
+    out = tmp_path / "index"
+    build(fixture_sources()[:1], out, FakeEmbedder())
+    before = json.loads((out / "manifest.json").read_text())
+
+    def broken(stats):
+        yield from fixture_sources()[1].read(stats)
+        raise RuntimeError("source failed mid-way")
+
+    with pytest.raises(RuntimeError):
+        build([Source("broken", broken)], out, FakeEmbedder())
+    assert json.loads((out / "manifest.json").read_text()) == before
+    Store.open(out)  # still whole and valid
+    assert [p.name for p in tmp_path.iterdir()] == ["index"], "no staging directory left behind"
+
+
+def test_build_with_no_passages_publishes_nothing(tmp_path):
+    with pytest.raises(BuildError, match="no passages"):
+        build([Source("empty", lambda stats: iter(()))], tmp_path / "index", FakeEmbedder())
+    assert not (tmp_path / "index").exists()
+
+
+def test_rebuild_replaces_store_with_new_build_id(tmp_path):
+    out = tmp_path / "index"
+    first = build(fixture_sources()[:1], out, FakeEmbedder()).manifest
+    second = build(fixture_sources(), out, FakeEmbedder()).manifest
+    assert Store.open(out).manifest.build_id == second.build_id != first.build_id
+    assert second.passages > first.passages
+
+
+def test_publish_never_overwrites_a_directory_that_is_not_a_store(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    staged = tmp_path / "staged"
+    writer = StoreWriter(staged, model="m", dim=4)
+    writer.add_passages([Passage(doc_id="d", text="t", embed_text="t", source="s", kind="k")])
+    writer.add_vectors([1], np.eye(4, dtype=np.float32)[:1])
+    writer.finish([])
+    with pytest.raises(StoreError, match="refusing"):
+        publish(staged, precious)
+    assert (precious / "notes.txt").read_text() == "keep me"

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.text import normalise_whitespace, split_sentences, text_hash
+
+
+def sentences(text: str, language: str = "en") -> list[str]:
+    return [text[s.start : s.end] for s in split_sentences(text, language)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "The U.S. imposed a 25.5% tariff on Jan. 3. Dr. Smith called it unfair.",
+            ["The U.S. imposed a 25.5% tariff on Jan. 3.", "Dr. Smith called it unfair."],
+        ),
+        (
+            'He said: "We will win." Then he left... The vote is on Feb. 4, 2025.',
+            ['He said: "We will win."', "Then he left...", "The vote is on Feb. 4, 2025."],
+        ),
+        (
+            "Prices rose 3.2% in March.  What happens next?  Nobody knows!",
+            ["Prices rose 3.2% in March.", "What happens next?", "Nobody knows!"],
+        ),
+        ("Mr. Lopez, 54, lives in Mexico City.", ["Mr. Lopez, 54, lives in Mexico City."]),
+        ("", []),
+        ("   \n ", []),
+    ],
+)
+def test_split_sentences_handles_abbreviations_numbers_quotes(text, expected):
+    assert sentences(text) == expected
+
+
+def test_repeated_sentences_get_their_own_offsets():
+    text = "Tariffs rose. Tariffs rose. Tariffs rose."
+    spans = split_sentences(text)
+    assert [(s.start, s.end) for s in spans] == [(0, 13), (14, 27), (28, 41)]
+
+
+_alphabet = st.sampled_from(list("abcXYZ .?!\"'…%5,\n\t") + ["U.S.", "Dr. ", "25.5%", "é", "“", "”"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_alphabet, max_size=80).map("".join))
+def test_spans_are_ordered_trimmed_and_cover_all_text(text):
+    spans = split_sentences(text)
+    cursor = 0
+    for span in spans:
+        piece = text[span.start : span.end]
+        assert piece == piece.strip() and piece
+        assert span.start >= cursor
+        # Nothing but whitespace is lost between sentences.
+        assert not text[cursor : span.start].strip()
+        cursor = span.end
+    assert not text[cursor:].strip()
+
+
+def test_other_languages_use_their_rules():
+    text = "M. Dupont est arrivé à Paris. Il a dit bonjour."
+    assert sentences(text, "fr") == ["M. Dupont est arrivé à Paris.", "Il a dit bonjour."]
+    assert sentences("Hola. Adiós.", "xx") == ["Hola.", "Adiós."]
+
+
+def test_normalisation_and_hash_ignore_spacing_and_case():
+    assert normalise_whitespace(" a\u00a0 b\n\tc ") == "a b c"
+    assert text_hash("Mexico  City") == text_hash("mexico city")
+    assert text_hash("Mexico City") != text_hash("Mexico")

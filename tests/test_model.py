@@ -1,0 +1,75 @@
+"""End to end on the real packaged model (all-MiniLM-L6-v2) and real package data."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import numpy as np
+import pytest
+
+from index.build import build
+from index.embed import PACKAGED_MODEL_NAME, SentenceTransformerEmbedder
+from index.sources import Source, parse_spec
+from index.sources.wikipedia import iter_wikipedia
+from server import create_app
+
+pytestmark = pytest.mark.model
+
+TITLES = ["Mexico", "Illegal drug trade", "Tariff", "Protectionism", "Opium", "Canada",
+          "United States", "Free trade", "Cocaine", "Climate change"]
+
+
+@pytest.fixture(scope="session")
+def model():
+    return SentenceTransformerEmbedder(threads=2)
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory, model):
+    out = tmp_path_factory.mktemp("real") / "index"
+    build(
+        [parse_spec("factbook:mx,us,ca,ch"),
+         Source("wikipedia", partial(iter_wikipedia, titles=TITLES))],
+        out, model,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_client(real_store, model):
+    return create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model}).test_client()
+
+
+def test_vectors_are_unit_length_and_384_dimensional(model):
+    vectors = model.encode(["Mexico exports cars.", "Fentanyl is an opioid."])
+    assert model.name == PACKAGED_MODEL_NAME and vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_cartel_fentanyl_sentence_gets_the_factbook_mexico_card(real_client):
+    text = ("Mexican cartels are trafficking fentanyl and other illicit drugs across the border "
+            "into the United States, officials said on Tuesday.")
+    response = real_client.post("/v1/context", data=json.dumps(
+        {"blocks": [{"id": "p1", "text": text}]}), content_type="application/json")
+    body = response.get_json()
+    assert response.status_code == 200 and body["ok"] is True
+    (sentence,) = body["sentences"]
+    assert text[sentence["start"] : sentence["end"]] == sentence["exact"] == text
+    factbook = [c for c in sentence["cards"] if c["publisher"] == "CIA World Factbook"]
+    assert factbook, sentence["cards"]
+    assert factbook[0]["title"] == "Mexico — Illicit drugs"
+    assert factbook[0]["url"] == "https://www.cia.gov/the-world-factbook/countries/mexico/"
+
+
+def test_trade_partner_sentence_gets_mexico_trade_fields(real_client):
+    text = "The United States buys roughly three quarters of everything Mexico exports."
+    body = real_client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
+    titles = [c["title"] for s in body["sentences"] for c in s["cards"]]
+    assert "Mexico — Exports - partners" in titles
+
+
+def test_unrelated_sentence_gets_no_card(real_client):
+    text = "My neighbour's cat slept on the warm windowsill all afternoon yesterday."
+    body = real_client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
+    assert body["ok"] is True and body["sentences"] == []
