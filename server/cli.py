@@ -40,7 +40,10 @@ main.add_command(index_group)
               default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index].")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes; torch threads are split between them.")
-def serve(host: str | None, port: int | None, index_dir: Path | None, workers: int) -> None:
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, index_dir: Path | None, workers: int
+) -> None:
     """Run the HTTP service (gunicorn) on the index."""
     from server import create_app
     from server.serve import run, torch_threads_per_worker
@@ -51,7 +54,12 @@ def serve(host: str | None, port: int | None, index_dir: Path | None, workers: i
         overrides["INDEX_DIR"] = str(index_dir)
     if "ASIDE_TORCH_THREADS" not in os.environ:
         overrides["TORCH_THREADS"] = torch_threads_per_worker(workers)
-    app = create_app(overrides)
+    if isinstance(ctx.obj, dict) and ctx.obj.get("embedder") is not None:
+        overrides["EMBEDDER"] = ctx.obj["embedder"]
+    try:
+        app = create_app(overrides)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     resources = app.extensions["aside"]
     if resources.store is None:
         raise click.ClickException(

@@ -28,10 +28,10 @@ def iter_jsonl(stats: SourceStats, path: Path) -> Iterator[SourceRecord]:
             try:
                 record = _record(json.loads(line), path)
             except json.JSONDecodeError as exc:
-                stats.skip(f"not valid JSON ({exc.msg})", where=f"{path}:{number}")
+                stats.skip(f"not valid JSON ({exc.msg})", where=f"line {number}")
                 continue
             except ValueError as exc:
-                stats.skip(str(exc), where=f"{path}:{number}")
+                stats.skip(str(exc), where=f"line {number}")
                 continue
             stats.read += 1
             yield record

@@ -69,7 +69,7 @@ def test_jsonl_skips_malformed_lines_with_their_numbers(caplog):
     assert len(records) == 3
     assert stats.skipped == 4
     for line in (3, 4, 5, 6):
-        assert f"docs.jsonl:{line}" in caplog.text
+        assert f"line {line}: skipped" in caplog.text
     fed = records[0]
     assert (fed.publisher, fed.published, fed.url) == (
         "Example Gazette", "2023-07-26", "https://example.org/fed"

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+
+from server.cli import main
+
+ARTICLE = """Bridges of California
+
+The Golden Gate Bridge opened to traffic in May 1937 and spans the strait.
+
+Zebras rarely enjoy skateboarding during thunderstorms, zookeepers insist.
+"""
+
+
+def invoke(runner, embedder, *args, **kw):
+    return runner.invoke(main, list(args), obj={"embedder": embedder}, catch_exceptions=False, **kw)
+
+
+def test_context_lists_sentences_and_cards(runner, fake_embedder, tiny_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASIDE_THRESHOLD", "0.3")
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE)
+    result = invoke(runner, fake_embedder, "context", str(article), "--index", str(tiny_store))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("1 of 3 sentences have context")
+    assert "[p2 0-74] The Golden Gate Bridge opened" in result.output
+    assert "Example Almanac — Golden Gate Bridge" in result.output
+
+
+def test_context_json_is_the_api_answer(runner, fake_embedder, tiny_store, monkeypatch):
+    monkeypatch.setenv("ASIDE_THRESHOLD", "0.3")
+    result = invoke(runner, fake_embedder, "context", "-", "--json", "--index", str(tiny_store),
+                    input=ARTICLE)
+    answer = json.loads(result.output)
+    assert answer["ok"] is True
+    (sentence,) = answer["sentences"]
+    assert sentence["block"] == "p2" and sentence["start"] == 0
+    assert ARTICLE.split("\n\n")[1][sentence["start"] : sentence["end"]] == sentence["exact"]
+
+
+def test_context_and_serve_explain_a_missing_index(runner, fake_embedder, tmp_path):
+    article = tmp_path / "a.txt"
+    article.write_text(ARTICLE)
+    missing = str(tmp_path / "none")
+    result = invoke(runner, fake_embedder, "context", str(article), "--index", missing)
+    assert result.exit_code == 1 and "no index" in result.output
+    served = invoke(runner, fake_embedder, "serve", "--index", missing)
+    assert served.exit_code == 1 and "aside index build --out" in served.output
+    empty = invoke(runner, fake_embedder, "context", "-", "--index", missing, input="\n\n")
+    assert empty.exit_code == 1 and "empty" in empty.output
