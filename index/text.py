@@ -6,7 +6,6 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 import pysbd
 
@@ -37,8 +36,10 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(normal.encode("utf-8"), digest_size=16).hexdigest()
 
 
-@lru_cache(maxsize=16)
 def _segmenter(language: str) -> pysbd.Segmenter:
+    # A new segmenter per call: pysbd keeps the text being split on the
+    # instance, so one shared between server threads mixes up articles.
+    # Construction costs microseconds.
     return pysbd.Segmenter(language=language, clean=False)
 
 

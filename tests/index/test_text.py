@@ -69,3 +69,16 @@ def test_normalisation_and_hash_ignore_spacing_and_case():
     assert normalise_whitespace(" a\u00a0 b\n\tc ") == "a b c"
     assert text_hash("Mexico  City") == text_hash("mexico city")
     assert text_hash("Mexico City") != text_hash("Mexico")
+
+
+def test_splitting_is_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [
+        " ".join(f"Sentence {n} of text {t} mentions the U.S. economy." for n in range(t % 7 + 3))
+        for t in range(40)
+    ]
+    expected = [len(split_sentences(t)) for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(5):
+            assert list(pool.map(lambda t: len(split_sentences(t)), texts)) == expected
