@@ -14,7 +14,7 @@ from tqdm import tqdm
 from index.chunk import Deduper, chunk
 from index.embed import Embedder
 from index.sources import Source, SourceStats
-from index.store import Manifest, StoreWriter, new_build_id, publish
+from index.store import Manifest, StoreWriter, check_target, new_build_id, publish
 
 __all__ = ["BuildError", "BuildOptions", "BuildReport", "build"]
 
@@ -68,6 +68,7 @@ def build(
     build_id = new_build_id()
     # 1. Stage beside the target, so the final rename stays on one filesystem.
     out = out.resolve()
+    check_target(out)  # fail now, not after minutes of embedding
     staged = out.with_name(f".{out.name}.tmp-{build_id}")
     writer = StoreWriter(staged, model=embedder.name, dim=embedder.dim)
     try:

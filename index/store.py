@@ -40,6 +40,7 @@ __all__ = [
     "StoreError",
     "StoreMismatchError",
     "StoreWriter",
+    "check_target",
     "new_build_id",
     "publish",
 ]
@@ -264,17 +265,23 @@ class Store:
         return conn
 
 
-def publish(staged: Path, out: Path) -> None:
-    """Move a finished store from its staging directory to ``out``, replacing an older store.
+def check_target(out: Path) -> None:
+    """Raise StoreError unless ``out`` is absent, empty, or an existing store.
 
-    ``out`` must be absent, empty, or an existing store: a directory with other
-    files in it is never overwritten.
+    A directory with other files in it is never overwritten.
     """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise StoreError(f"{out} exists and is not a directory")
+    if any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
+        raise StoreError(f"{out} is not empty and is not an Aside index; refusing to replace it")
+
+
+def publish(staged: Path, out: Path) -> None:
+    """Move a finished store from its staging directory to ``out``, replacing an older store."""
+    check_target(out)
     if out.exists():
-        if not out.is_dir():
-            raise StoreError(f"{out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / MANIFEST_FILE).is_file():
-            raise StoreError(f"{out} is not empty and is not an Aside index; refusing to replace it")
         retired = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:6]}")
         out.rename(retired)
         staged.rename(out)

@@ -94,3 +94,13 @@ def test_publish_never_overwrites_a_directory_that_is_not_a_store(tmp_path):
     with pytest.raises(StoreError, match="refusing"):
         publish(staged, precious)
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_build_refuses_a_target_that_is_not_a_store_before_embedding(tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    embedder = FakeEmbedder()
+    with pytest.raises(StoreError, match="refusing"):
+        build(fixture_sources(), precious, embedder)
+    assert embedder.calls == [] and (precious / "notes.txt").read_text() == "keep me"
