@@ -1,0 +1,76 @@
+// Build the unpacked extensions: dist/chrome (MV3 service worker) and dist/firefox
+// (MV3 background scripts), from src/ plus Readability from node_modules.
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const require = createRequire(import.meta.url);
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const readabilityDir = dirname(require.resolve("@mozilla/readability/package.json"));
+
+const DEFAULT_SERVICE = "http://127.0.0.1:8080/*";
+const CONTENT_SCRIPTS = [
+  "vendor/Readability.js",
+  "vendor/Readability-readerable.js",
+  "shared/messages.js",
+  "shared/settings.js",
+  "shared/render.js",
+  "content/blocks.js",
+  "content/anchor.js",
+  "content/highlight.js",
+  "content/card.js",
+  "content/controller.js",
+  "content/main.js",
+];
+const BACKGROUND_SCRIPTS = ["shared/messages.js", "shared/settings.js", "background/api.js", "background/worker.js"];
+
+function manifest(browser) {
+  const base = {
+    manifest_version: 3,
+    name: "Aside",
+    version: pkg.version,
+    description: "Underlines the claims in news articles that have context, from your own Aside service.",
+    permissions: ["storage", "tabs"],
+    host_permissions: [DEFAULT_SERVICE],
+    optional_host_permissions: ["http://*/*", "https://*/*"],
+    action: { default_title: "Aside", default_popup: "popup/popup.html" },
+    options_ui: { page: "options/options.html", open_in_tab: true },
+    content_scripts: [
+      {
+        matches: ["http://*/*", "https://*/*"],
+        js: CONTENT_SCRIPTS,
+        css: ["content/highlight.css"],
+        run_at: "document_idle",
+      },
+    ],
+  };
+  if (browser === "chrome") {
+    return { ...base, minimum_chrome_version: "105", background: { service_worker: "background/worker.js" } };
+  }
+  return {
+    ...base,
+    background: { scripts: BACKGROUND_SCRIPTS },
+    browser_specific_settings: {
+      gecko: {
+        id: "aside@aside-context.org",
+        strict_min_version: "142.0",
+        data_collection_permissions: { required: ["websiteContent"] },
+      },
+    },
+  };
+}
+
+for (const browser of ["chrome", "firefox"]) {
+  const out = join(root, "dist", browser);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, "vendor"), { recursive: true });
+  cpSync(join(root, "src"), out, { recursive: true });
+  for (const file of ["Readability.js", "Readability-readerable.js", "LICENSE.md"]) {
+    cpSync(join(readabilityDir, file), join(out, "vendor", file));
+  }
+  writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest(browser), null, 2) + "\n");
+  console.log(`built ${out}`);
+}

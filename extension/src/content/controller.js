@@ -1,0 +1,122 @@
+/* Interaction over a set of anchored sentences: highlights, hover dwell, keyboard
+ * focus and hotkeys, Escape. Used by the extension and by the service's demo page. */
+(function asideController(root) {
+  "use strict";
+
+  const DWELL_MS = 300;
+  const LEAVE_MS = 250;
+  // Alt+Shift+J / Alt+Shift+K: next / previous sentence with context.
+  const NEXT = "KeyJ";
+  const PREV = "KeyK";
+
+  /**
+   * @param {Document} doc
+   * @param {{range: Range, sentence: object}[]} items  anchored sentences, in page order
+   * @returns {{destroy(): void, highlights: object, open(i: number, focus?: boolean): void, close(): void}}
+   */
+  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard } = {}) {
+    const win = doc.defaultView;
+    const marks = highlight.create(doc, items);
+    const cardView = card.create(doc);
+    let active = -1;
+    let dwellTimer = 0;
+    let leaveTimer = 0;
+    let lastFocus = null;
+
+    function rectOf(index) {
+      const rects = items[index].range.getClientRects();
+      return rects.length ? rects[rects.length - 1] : items[index].range.getBoundingClientRect();
+    }
+
+    function open(index, focus = false) {
+      if (!items[index]) return;
+      active = index;
+      marks.setActive(index);
+      if (focus) lastFocus = doc.activeElement;
+      cardView.show(items[index].sentence, rectOf(index), { focus, onClose: close });
+    }
+
+    function close() {
+      clearTimeout(dwellTimer);
+      const hadFocus = cardView.hasFocus();
+      cardView.hide();
+      marks.setActive(-1);
+      if (hadFocus && lastFocus && lastFocus.focus) lastFocus.focus({ preventScroll: true });
+      lastFocus = null;
+    }
+
+    function onMove(event) {
+      if (cardView.contains(event.target)) {
+        clearTimeout(leaveTimer);
+        return;
+      }
+      const index = marks.itemAt(event.clientX, event.clientY);
+      if (index >= 0) {
+        clearTimeout(leaveTimer);
+        if (index !== active || !cardView.isOpen()) {
+          clearTimeout(dwellTimer);
+          dwellTimer = win.setTimeout(() => open(index), DWELL_MS);
+        }
+      } else {
+        clearTimeout(dwellTimer);
+        if (cardView.isOpen() && !leaveTimer) {
+          leaveTimer = win.setTimeout(() => {
+            leaveTimer = 0;
+            if (!cardView.hasFocus()) close();
+          }, LEAVE_MS);
+        }
+      }
+    }
+
+    function onKey(event) {
+      if (event.key === "Escape" && cardView.isOpen()) {
+        close();
+        return;
+      }
+      if (!event.altKey || !event.shiftKey || (event.code !== NEXT && event.code !== PREV)) return;
+      const target = event.target;
+      if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName || ""))) return;
+      if (!items.length) return;
+      event.preventDefault();
+      const step = event.code === NEXT ? 1 : -1;
+      const next = active < 0 ? (step > 0 ? 0 : items.length - 1) : (active + step + items.length) % items.length;
+      const node = items[next].range.startContainer;
+      const element = node.nodeType === 1 ? node : node.parentElement;
+      if (element && element.scrollIntoView) element.scrollIntoView({ block: "center" });
+      open(next, true);
+    }
+
+    function onFocusIn(event) {
+      // Fallback marks are focusable: keyboard focus on one opens its card.
+      const mark = event.target && event.target.closest ? event.target.closest(highlight.MARK) : null;
+      if (mark) open(Number(mark.dataset.index));
+    }
+
+    function onScroll() {
+      if (cardView.isOpen() && !cardView.hasFocus()) close();
+    }
+
+    doc.addEventListener("mousemove", onMove, { passive: true });
+    doc.addEventListener("keydown", onKey, true);
+    doc.addEventListener("focusin", onFocusIn);
+    win.addEventListener("scroll", onScroll, { passive: true });
+
+    return {
+      highlights: marks,
+      open,
+      close,
+      destroy() {
+        clearTimeout(dwellTimer);
+        clearTimeout(leaveTimer);
+        doc.removeEventListener("mousemove", onMove);
+        doc.removeEventListener("keydown", onKey, true);
+        doc.removeEventListener("focusin", onFocusIn);
+        win.removeEventListener("scroll", onScroll);
+        cardView.destroy();
+        marks.clear();
+      },
+    };
+  }
+
+  root.AsideController = Object.freeze({ attach, DWELL_MS });
+})(typeof self !== "undefined" ? self : globalThis);

@@ -1,0 +1,84 @@
+/* Popup: the state of this tab, what was sent, and the toolbar-click trigger. */
+(function asidePopup(root) {
+  "use strict";
+
+  const { AsideMessages: MSG, AsideSettings: Settings } = root;
+  const api = root.chrome || root.browser;
+  const STATUS = {
+    idle: "Not run on this page yet.",
+    off: "Aside is off for this site.",
+    "waiting-for-click": "Click “Find context on this page” to send it.",
+    "not-an-article": "This page does not look like an article; nothing was sent.",
+    asking: "Asking the service…",
+    "service-unavailable": "The Aside service did not answer. Nothing is shown on the page.",
+    ok: "Done.",
+  };
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function send(message) {
+    return new Promise((resolve) => {
+      try {
+        api.runtime.sendMessage(message, (reply) => {
+          void api.runtime.lastError;
+          resolve(reply);
+        });
+      } catch (_error) {
+        resolve(undefined);
+      }
+    });
+  }
+
+  async function activeTab() {
+    const [tab] = await api.tabs.query({ active: true, currentWindow: true });
+    return tab;
+  }
+
+  function show(state, settings) {
+    const detail = state.status === "service-unavailable" && state.error ? ` (${state.error})` : "";
+    $("status").textContent = (STATUS[state.status] || state.status || STATUS.idle) + detail;
+    $("sentences").textContent = state.sentences ?? "–";
+    $("cards").textContent = state.cards ?? "–";
+    $("build").textContent = state.build || "–";
+    $("service").textContent = settings.serviceUrl;
+    const list = $("sent");
+    list.replaceChildren();
+    for (const request of state.sent || []) {
+      const item = document.createElement("li");
+      const when = new Date(request.at).toLocaleTimeString();
+      item.textContent = `${when}, ${request.texts.length} paragraphs:\n${request.texts.join("\n\n")}`;
+      list.appendChild(item);
+    }
+    $("sent-count").textContent = String((state.sent || []).length);
+  }
+
+  async function refresh() {
+    const [tab, settings] = await Promise.all([activeTab(), Settings.load()]);
+    if (!tab) return;
+    const state = (await send({ type: MSG.PU_BG_GET_TAB_STATE, tabId: tab.id })) || {};
+    show(state, settings);
+  }
+
+  async function runNow() {
+    const tab = await activeTab();
+    if (!tab) return;
+    const reply = await send({ type: MSG.PU_CS_RUN_NOW, tabId: tab.id });
+    if (reply && !reply.ok) $("status").textContent = reply.error;
+    setTimeout(refresh, 600);
+  }
+
+  $("run").addEventListener("click", runNow);
+  $("options").addEventListener("click", (event) => {
+    event.preventDefault();
+    api.runtime.openOptionsPage();
+  });
+
+  (async () => {
+    const settings = await Settings.load();
+    // In "send only when I click" mode, opening the popup from the toolbar is the click.
+    if (settings.clickToSend) await runNow();
+    await refresh();
+  })();
+})(typeof self !== "undefined" ? self : globalThis);

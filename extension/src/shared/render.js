@@ -1,0 +1,111 @@
+/* Card rendering, shared by the extension's content script and the service's demo page.
+ * Every piece of text goes in through textContent: passages come from an index that an
+ * operator fills from the web, and must never become markup. */
+(function asideRender(root) {
+  "use strict";
+
+  const CARD_CSS = `
+    :host { all: initial; }
+    .card {
+      --bg: #fffdf7; --fg: #1f2328; --muted: #57606a; --line: #e5d9b6; --accent: #9a3412;
+      box-sizing: border-box; width: min(420px, calc(100vw - 16px)); max-height: min(60vh, 520px);
+      overflow: auto; background: var(--bg); color: var(--fg); border: 1px solid var(--line);
+      border-radius: 10px; box-shadow: 0 8px 28px rgba(0,0,0,.18);
+      font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; padding: 10px 12px;
+      text-align: left; direction: ltr;
+    }
+    @media (prefers-color-scheme: dark) {
+      .card { --bg: #1d1f23; --fg: #e6e6e6; --muted: #a8b0b9; --line: #3b3f46; --accent: #fdba74; }
+    }
+    .card:focus { outline: 2px solid var(--accent); outline-offset: 2px; }
+    header { display: flex; align-items: center; justify-content: space-between; gap: 8px;
+             font-weight: 600; font-size: 12px; letter-spacing: .04em; text-transform: uppercase;
+             color: var(--muted); margin-bottom: 6px; }
+    button { all: unset; cursor: pointer; font-size: 18px; line-height: 1; padding: 2px 6px;
+             border-radius: 6px; color: var(--muted); }
+    button:focus-visible, button:hover { background: var(--line); color: var(--fg); }
+    ol { list-style: none; margin: 0; padding: 0; }
+    li + li { border-top: 1px solid var(--line); margin-top: 8px; padding-top: 8px; }
+    .passage { margin: 0 0 6px; }
+    .source { margin: 0; font-weight: 600; }
+    .source a { color: var(--accent); text-decoration: underline; }
+    .meta { margin: 2px 0 0; color: var(--muted); font-size: 12px; }
+    footer { margin-top: 8px; color: var(--muted); font-size: 11px; }
+  `;
+
+  /** The match score in words a reader understands; the number stays in the tooltip. */
+  function scoreWords(score) {
+    if (score >= 0.8) return "Very close match";
+    if (score >= 0.7) return "Close match";
+    if (score >= 0.6) return "Related";
+    return "Loosely related";
+  }
+
+  function safeUrl(url) {
+    try {
+      const parsed = new URL(String(url));
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (_error) {
+      return null;
+    }
+  }
+
+  function el(doc, tag, className, text) {
+    const node = doc.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  /**
+   * Build the card for one sentence: a dialog with its cards, source links and dates.
+   * @param {Document} doc
+   * @param {{exact: string, cards: object[]}} sentence
+   * @param {{onClose?: () => void}} options
+   */
+  function buildCard(doc, sentence, { onClose } = {}) {
+    const card = el(doc, "div", "card");
+    card.setAttribute("role", "dialog");
+    card.setAttribute("aria-label", `Context for: ${sentence.exact.slice(0, 120)}`);
+    card.tabIndex = -1;
+
+    const header = el(doc, "header");
+    header.appendChild(el(doc, "span", "", sentence.cards.length > 1 ? "Context · " + sentence.cards.length + " sources" : "Context"));
+    const close = el(doc, "button", "close", "×");
+    close.setAttribute("aria-label", "Close context card");
+    close.addEventListener("click", () => onClose && onClose());
+    header.appendChild(close);
+    card.appendChild(header);
+
+    const list = el(doc, "ol");
+    for (const item of sentence.cards) {
+      const li = el(doc, "li");
+      li.appendChild(el(doc, "p", "passage", item.text));
+      const source = el(doc, "p", "source");
+      const label = [item.publisher, item.title].filter(Boolean).join(" — ") || "Source";
+      const href = item.url ? safeUrl(item.url) : null;
+      if (href) {
+        const link = el(doc, "a", "", label);
+        link.href = href;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        source.appendChild(link);
+      } else {
+        source.textContent = label;
+      }
+      li.appendChild(source);
+      const meta = [item.published ? `Dated ${item.published}` : "Undated", item.license].filter(Boolean);
+      const metaLine = el(doc, "p", "meta", meta.join(" · ") + " · ");
+      const match = el(doc, "span", "match", scoreWords(Number(item.score)));
+      match.title = `Similarity ${Number(item.score).toFixed(2)} (1.00 = same meaning)`;
+      metaLine.appendChild(match);
+      li.appendChild(metaLine);
+      list.appendChild(li);
+    }
+    card.appendChild(list);
+    card.appendChild(el(doc, "footer", "", "Aside shows related sources, not a verdict. Esc closes."));
+    return card;
+  }
+
+  root.AsideRender = Object.freeze({ CARD_CSS, buildCard, scoreWords, safeUrl });
+})(typeof self !== "undefined" ? self : globalThis);

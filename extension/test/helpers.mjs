@@ -1,0 +1,55 @@
+// Load the extension's plain scripts into a jsdom window, as the browser would.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { JSDOM } from "jsdom";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const src = join(here, "..", "src");
+const require = createRequire(import.meta.url);
+const readability = dirname(require.resolve("@mozilla/readability/package.json"));
+
+export function page(html, { url = "https://news.example/story", scripts = [] } = {}) {
+  const dom = new JSDOM(html, { url, runScripts: "outside-only", pretendToBeVisual: true });
+  for (const script of scripts) {
+    const path = script.startsWith("vendor/") ? join(readability, script.slice(7)) : join(src, script);
+    dom.window.eval(readFileSync(path, "utf8"));
+  }
+  return dom.window;
+}
+
+export const CONTENT = [
+  "vendor/Readability.js",
+  "vendor/Readability-readerable.js",
+  "shared/render.js",
+  "content/blocks.js",
+  "content/anchor.js",
+  "content/highlight.js",
+  "content/card.js",
+  "content/controller.js",
+];
+
+/** A realistic article page: navigation, an article with inline markup, a footer. */
+export function newsPage(extraParagraphs = "") {
+  const paragraph = (text) => `<p>${text}</p>`;
+  const body = [
+    "WASHINGTON — The United States will impose a 25% tariff on imports from Mexico unless the Mexican government does more to stop <a href=\"/fentanyl\">fentanyl</a> from crossing the border, the White House said on Monday.",
+    "Mexico is the largest trading partner of the <em>United States</em>, and about three quarters of Mexican exports are sold north of the border. Cars, vehicle parts, computers and crude petroleum make up the bulk of those shipments.",
+    "The administration says Mexican cartels are trafficking fentanyl and other synthetic opioids into the United States on an industrial scale. Officials did not give figures.",
+    "Economists warned that a tariff of that size would raise prices for American consumers and disrupt supply chains built over three decades of free trade between the two countries.",
+    "Mexico's president said her government would send 10,000 National Guard troops to the northern border, and that Mexico was also a victim of weapons smuggled south.",
+    "Markets in New York closed lower on Monday, led by automakers with plants in Mexico, while the peso fell by two percent against the dollar after the announcement.",
+  ].map(paragraph).join("\n");
+  return `<!doctype html><html><head><title>US tariffs on Mexico tied to fentanyl crackdown</title></head>
+  <body>
+    <nav><a href="/">Home</a> <a href="/world">World</a> <a href="/business">Business</a></nav>
+    <main><article>
+      <h1>US tariffs on Mexico tied to fentanyl crackdown</h1>
+      <p class="byline">By A. Reporter, Staff writer</p>
+      ${body}
+      ${extraParagraphs}
+    </article></main>
+    <footer><p>© News Example. All rights reserved. Contact us for licensing of this content.</p></footer>
+  </body></html>`;
+}

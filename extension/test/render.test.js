@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { page } from "./helpers.mjs";
+
+const hostile = {
+  exact: "Mexico exports cars.",
+  cards: [
+    {
+      id: "1", text: '<img src=x onerror="window.pwned=1">Exports <b>bold</b>', title: "<script>x()</script>",
+      url: "javascript:alert(1)", publisher: "Evil <i>Inc</i>", published: null, kind: "document",
+      license: null, score: 0.91,
+    },
+    {
+      id: "2", text: "USA 76%, Canada 5%", title: "Mexico — Exports - partners",
+      url: "https://www.cia.gov/the-world-factbook/countries/mexico/", publisher: "CIA World Factbook",
+      published: "2023", kind: "factbook", license: "Public domain", score: 0.66,
+    },
+  ],
+};
+
+test("passages render as text, never as markup, and unsafe links are dropped", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  win.document.body.appendChild(card);
+  assert.equal(card.querySelector("img"), null);
+  assert.equal(card.querySelector("script"), null);
+  assert.match(card.querySelector(".passage").textContent, /<img src=x onerror=/);
+  const links = [...card.querySelectorAll("a")];
+  assert.equal(links.length, 1, "javascript: URL gives no link");
+  assert.equal(links[0].href, "https://www.cia.gov/the-world-factbook/countries/mexico/");
+  assert.equal(links[0].rel, "noopener noreferrer");
+  assert.equal(win.pwned, undefined);
+});
+
+test("the card says source, date and the match in words", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  const second = card.querySelectorAll("li")[1];
+  assert.equal(second.querySelector(".source").textContent, "CIA World Factbook — Mexico — Exports - partners");
+  assert.match(second.querySelector(".meta").textContent, /Dated 2023 · Public domain · Related/);
+  assert.equal(card.getAttribute("role"), "dialog");
+  assert.match(card.getAttribute("aria-label"), /^Context for: Mexico exports cars\./);
+  assert.equal(win.AsideRender.scoreWords(0.91), "Very close match");
+  assert.equal(win.AsideRender.scoreWords(0.58), "Loosely related");
+});
