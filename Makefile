@@ -1,13 +1,14 @@
 # The two set-up commands from the README:
 #   make serve   create .venv, install, build the default index if it is missing, serve
-#   make test    create .venv, install, run the whole test suite
+#   make test    create .venv, install (Chromium and the extension's npm packages too), run all tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INDEX_DIR := $(or $(ASIDE_INDEX_DIR),var/index)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: serve test index install
+.PHONY: serve test index install extension browser
 
 install: $(VENV)/.installed
 
@@ -27,7 +28,24 @@ $(INDEX_DIR)/manifest.json: | $(VENV)/.installed
 serve: install index
 	ASIDE_INDEX_DIR=$(INDEX_DIR) $(BIN)/aside serve
 
-test: install
+# The browser extension: npm packages from the lock file, then dist/chrome and dist/firefox.
+extension/node_modules/.installed: extension/package.json extension/package-lock.json
+	cd extension && npm ci --no-audit --no-fund
+	touch $@
+
+extension: extension/node_modules/.installed
+	cd extension && npm run --silent build
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+browser: /usr/bin/chromium
+
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
+test: install extension browser
 	$(BIN)/ruff check server index tests bench gunicorn.conf.py
 	$(BIN)/mypy
+	cd extension && npm test --silent
+	cd extension && npx web-ext lint --source-dir dist/firefox --self-hosted
 	$(BIN)/python -m pytest

@@ -14,7 +14,7 @@ __all__ = ["create_app"]
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ASIDE_* environment, then test_config; then load resources."""
-    from server import api, errors, resources, settings
+    from server import api, demo, errors, resources, settings
 
     app = Flask(__name__)
     app.config.from_mapping(settings.DEFAULTS)
@@ -32,4 +32,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
          methods=["GET", "POST", "OPTIONS"], max_age=3600)
     resources.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(demo.bp)
     return app

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from index.build import build
+from index.embed import SentenceTransformerEmbedder
 from index.sources import Source, parse_spec
 from index.sources.factbook import iter_factbook
 from index.sources.wikipedia import iter_wikipedia
@@ -88,3 +89,26 @@ def client(app):
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+WIKIPEDIA_TITLES = ["Mexico", "Illegal drug trade", "Tariff", "Protectionism", "Opium", "Canada",
+                    "United States", "Free trade", "Cocaine", "Climate change"]
+
+
+@pytest.fixture(scope="session")
+def model() -> SentenceTransformerEmbedder:
+    """The real packaged model, loaded once for the whole run."""
+    return SentenceTransformerEmbedder(threads=2)
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory, model: SentenceTransformerEmbedder) -> Path:
+    """A small index built with the real model from real package data (and one hostile record)."""
+    out = tmp_path_factory.mktemp("real") / "index"
+    build(
+        [parse_spec("factbook:mx,us,ca,ch"),
+         Source("wikipedia", partial(iter_wikipedia, titles=WIKIPEDIA_TITLES)),
+         parse_spec(f"jsonl:{FIXTURES / 'jsonl' / 'hostile.jsonl'}")],
+        out, model,
+    )
+    return out

@@ -3,38 +3,14 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import numpy as np
 import pytest
 
-from index.build import build
-from index.embed import PACKAGED_MODEL_NAME, SentenceTransformerEmbedder
-from index.sources import Source, parse_spec
-from index.sources.wikipedia import iter_wikipedia
+from index.embed import PACKAGED_MODEL_NAME
 from server import create_app
 
 pytestmark = pytest.mark.model
-
-TITLES = ["Mexico", "Illegal drug trade", "Tariff", "Protectionism", "Opium", "Canada",
-          "United States", "Free trade", "Cocaine", "Climate change"]
-
-
-@pytest.fixture(scope="session")
-def model():
-    return SentenceTransformerEmbedder(threads=2)
-
-
-@pytest.fixture(scope="session")
-def real_store(tmp_path_factory, model):
-    out = tmp_path_factory.mktemp("real") / "index"
-    build(
-        [parse_spec("factbook:mx,us,ca,ch"),
-         Source("wikipedia", partial(iter_wikipedia, titles=TITLES))],
-        out, model,
-    )
-    return out
-
 
 @pytest.fixture(scope="session")
 def real_client(real_store, model):

@@ -186,3 +186,15 @@ def test_no_client_mistake_gets_a_5xx(client, body):
     response = post(client, body)
     assert response.status_code < 500
     assert response.get_json()["ok"] is (response.status_code == 200)
+
+
+def test_demo_page_and_its_scripts(client):
+    with client.get("/") as page:
+        assert page.status_code == 200 and b"Find context" in page.data
+        assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    for src in ("/demo/shared/render.js", "/demo/content/anchor.js", "/demo/demo.js",
+                "/demo/content/highlight.css"):
+        with client.get(src) as response:
+            assert response.status_code == 200, src
+    assert_error(client.get("/demo/background/worker.js"), 404, "not_found")
+    assert_error(client.get("/demo/../../server/settings.py"), 404, "not_found")

@@ -1,0 +1,120 @@
+"""A real browser (Debian's Chromium via Playwright) with the unpacked Chrome build loaded,
+the real service on loopback, and news pages served by a local web server."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from server import create_app
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+EXTENSION = ROOT / "extension" / "dist" / "chrome"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+class Counting:
+    """WSGI middleware counting context requests, to prove when nothing was sent."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.context_posts = 0
+
+    def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/v1/context":
+            self.context_posts += 1
+        return self.app(environ, start_response)
+
+
+def _serve(server) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="session")
+def service(real_store, model) -> Iterator[tuple[str, Counting]]:
+    """The Aside service, real model and index, on a loopback port."""
+    app = Counting(create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model}))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    _serve(server)
+    yield f"http://127.0.0.1:{server.server_port}", app
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[str]:
+    """The test pages, served over HTTP (content scripts do not run on file:// here)."""
+    handler = functools.partial(_QuietHandler, directory=str(FIXTURES / "pages"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    _serve(server)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory, service):
+    """Chromium with the extension, pointed at the test service."""
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
+    if not (EXTENSION / "manifest.json").is_file():
+        pytest.fail("extension/dist/chrome is missing: run `npm run build` in extension/ (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--headless=new",
+                f"--disable-extensions-except={EXTENSION}",
+                f"--load-extension={EXTENSION}",
+                "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        worker = context.service_workers[0] if context.service_workers else context.wait_for_event(
+            "serviceworker", timeout=15_000)
+        base, _app = service
+        worker.evaluate("url => chrome.storage.sync.set({serviceUrl: url})", base)
+        context.extension_id = worker.url.split("/")[2]
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh tab that records the page's errors."""
+    tab = browser.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    yield tab
+    tab.close()
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
