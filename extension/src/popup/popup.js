@@ -39,6 +39,8 @@
   function show(state, settings) {
     const detail = state.status === "service-unavailable" && state.error ? ` (${state.error})` : "";
     $("status").textContent = (STATUS[state.status] || state.status || STATUS.idle) + detail;
+    $("paragraphs").textContent =
+      state.blocks === undefined ? "–" : `${state.sentBlocks} new of ${state.blocks} in the article`;
     $("sentences").textContent = state.sentences ?? "–";
     $("cards").textContent = state.cards ?? "–";
     $("build").textContent = state.build || "–";
