@@ -153,3 +153,23 @@ def test_demo_page_uses_the_same_highlights_and_cards(page, service):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-card.png"))
     assert page.errors == []
+
+
+def test_click_to_send_mode_sends_nothing_until_asked(page, site, service, browser):
+    _base, app = service
+    worker = browser.service_workers[0]
+    worker.evaluate("chrome.storage.sync.set({clickToSend: true})")
+    try:
+        before = app.context_posts
+        page.goto(f"{site}/news.html?click-mode")
+        time.sleep(2.5)
+        assert app.context_posts == before and page.evaluate(HIGHLIGHTED) == []
+        # The toolbar click, as the popup sends it: the worker asks the tab's content script.
+        worker.evaluate("""async () => {
+            const [tab] = await chrome.tabs.query({url: '*://127.0.0.1/*click-mode*'});
+            await chrome.tabs.sendMessage(tab.id, {type: 'BG_CS_RUN_NOW'});
+        }""")
+        wait_for(lambda: len(page.evaluate(HIGHLIGHTED)) >= 3)
+    finally:
+        worker.evaluate("chrome.storage.sync.set({clickToSend: false})")
+    assert page.errors == []

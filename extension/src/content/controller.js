@@ -24,8 +24,14 @@
     let lastFocus = null;
 
     function rectOf(index) {
-      const rects = items[index].range.getClientRects();
-      return rects.length ? rects[rects.length - 1] : items[index].range.getBoundingClientRect();
+      // Fallback marks are elements; otherwise measure the range itself.
+      const item = items[index];
+      const target = item.marks && item.marks.length ? item.marks[item.marks.length - 1] : item.range;
+      const rects = typeof target.getClientRects === "function" ? target.getClientRects() : [];
+      if (rects.length) return rects[rects.length - 1];
+      return typeof target.getBoundingClientRect === "function"
+        ? target.getBoundingClientRect()
+        : { top: 0, bottom: 0, left: 0, right: 0 };
     }
 
     function open(index, focus = false) {
