@@ -4,6 +4,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BACKGROUND_SCRIPTS, CONTENT_SCRIPTS } from "./layout.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -12,20 +13,6 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const readabilityDir = dirname(require.resolve("@mozilla/readability/package.json"));
 
 const DEFAULT_SERVICE = "http://127.0.0.1:8080/*";
-const CONTENT_SCRIPTS = [
-  "vendor/Readability.js",
-  "vendor/Readability-readerable.js",
-  "shared/messages.js",
-  "shared/settings.js",
-  "shared/render.js",
-  "content/blocks.js",
-  "content/anchor.js",
-  "content/highlight.js",
-  "content/card.js",
-  "content/controller.js",
-  "content/main.js",
-];
-const BACKGROUND_SCRIPTS = ["shared/messages.js", "shared/settings.js", "background/api.js", "background/worker.js"];
 
 function manifest(browser) {
   const base = {

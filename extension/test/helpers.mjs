@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { JSDOM } from "jsdom";
+import { CONTENT_SCRIPTS } from "../scripts/layout.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const src = join(here, "..", "src");
@@ -19,16 +20,10 @@ export function page(html, { url = "https://news.example/story", scripts = [] } 
   return dom.window;
 }
 
-export const CONTENT = [
-  "vendor/Readability.js",
-  "vendor/Readability-readerable.js",
-  "shared/render.js",
-  "content/blocks.js",
-  "content/anchor.js",
-  "content/highlight.js",
-  "content/card.js",
-  "content/controller.js",
-];
+// The content scripts a test page needs: all but messaging, settings and the entry point.
+export const CONTENT = CONTENT_SCRIPTS.filter(
+  (f) => !["shared/messages.js", "shared/settings.js", "content/main.js"].includes(f),
+);
 
 /** A realistic article page: navigation, an article with inline markup, a footer. */
 export function newsPage(extraParagraphs = "") {

@@ -26,6 +26,15 @@ RECT_OF = """(text) => {
 CARD = "aside-card .card"
 
 
+def hover(page, text):
+    """Rest the pointer on the highlighted sentence starting with text; return the card."""
+    point = page.evaluate(RECT_OF, text)
+    page.mouse.move(point["x"], point["y"])
+    card = page.locator(CARD)
+    card.wait_for(state="visible", timeout=5000)
+    return card
+
+
 def open_news(page, site):
     page.goto(f"{site}/news.html")
     return wait_for(lambda: len(page.evaluate(HIGHLIGHTED)) >= 3 and page.evaluate(HIGHLIGHTED))
@@ -44,10 +53,7 @@ def test_sentences_with_context_are_highlighted_without_touching_the_page(page, 
 
 def test_hover_opens_the_card_with_its_source_and_escape_closes_it(page, site):
     open_news(page, site)
-    point = page.evaluate(RECT_OF, "Mexico is the largest trading partner")
-    page.mouse.move(point["x"], point["y"])
-    card = page.locator(CARD)
-    card.wait_for(state="visible", timeout=5000)
+    card = hover(page, "Mexico is the largest trading partner")
     assert "CIA World Factbook — Mexico — Exports - partners" in card.inner_text()
     assert card.get_attribute("role") == "dialog"
     assert card.get_attribute("aria-label").startswith("Context for: Mexico is the largest")
@@ -89,10 +95,7 @@ def test_hotkeys_move_between_highlights_and_focus_the_card(page, site):
 
 def test_hostile_passage_renders_as_text(page, site):
     open_news(page, site)
-    point = page.evaluate(RECT_OF, "The Golden Gate Bridge opened")
-    page.mouse.move(point["x"], point["y"])
-    card = page.locator(CARD)
-    card.wait_for(state="visible")
+    card = hover(page, "The Golden Gate Bridge opened")
     text = card.inner_text()
     assert "<img src=x onerror=" in text
     assert "Untrusted <script>Feed</script> — <b>Golden Gate</b> Bridge" in text
@@ -145,10 +148,7 @@ def test_demo_page_uses_the_same_highlights_and_cards(page, service):
     page.click("#go")
     wait_for(lambda: len(page.evaluate(HIGHLIGHTED)) >= 2)
     assert "sentences have context" in page.inner_text("#status")
-    point = page.evaluate(RECT_OF, "Mexico is the largest trading partner")
-    page.mouse.move(point["x"], point["y"])
-    card = page.locator(CARD)
-    card.wait_for(state="visible")
+    card = hover(page, "Mexico is the largest trading partner")
     assert "CIA World Factbook" in card.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "demo-card.png"))
