@@ -37,6 +37,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Directory of a sentence-transformers model; empty means the packaged all-MiniLM-L6-v2.",
     ),
     Setting(
+        "DATA_DIR",
+        str(REPO_ROOT.parent / "shared" / "data"),
+        "Folder of the public evaluation datasets read by `aside eval` and the quality tests.",
+    ),
+    Setting(
         "TORCH_THREADS",
         0,
         "Threads torch uses to embed; 0 means all cores (size threads x workers to the cores).",

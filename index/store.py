@@ -4,6 +4,7 @@
     DIR/index.faiss       inner-product index over unit vectors (scores are cosine);
                           the FAISS id of a vector is the passage id in SQLite
     DIR/passages.sqlite   passage text and provenance, keyed by that id
+    DIR/bm25/, DIR/bm25_ids.npy   BM25 over the same passages (index.lexical)
 
 A build writes everything into a temporary sibling directory and renames it
 into place (``publish``), so a failed build never touches the store in use.
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
+from index.lexical import LexicalIndex, write_lexical
 from index.records import Passage
 
 if TYPE_CHECKING:
@@ -95,6 +97,15 @@ def new_build_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
+def _checksums(directory: Path) -> dict[str, str]:
+    """SHA-256 of every file of the store but the manifest, by path relative to the store."""
+    return {
+        path.relative_to(directory).as_posix(): _sha256(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name != MANIFEST_FILE
+    }
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -156,6 +167,8 @@ class StoreWriter:
             raise StoreError(f"{self.count()} passages but {self._index.ntotal} vectors")
         self._db.execute("CREATE INDEX passages_doc ON passages (doc_id)")
         self._db.commit()
+        rows = self._db.execute("SELECT id, embed_text FROM passages ORDER BY id").fetchall()
+        write_lexical(self.directory, [r[0] for r in rows], [r[1] for r in rows])
         self._db.close()
         faiss.write_index(self._index, str(self.directory / INDEX_FILE))
         manifest = Manifest(
@@ -165,9 +178,7 @@ class StoreWriter:
             dim=self.dim,
             passages=int(self._index.ntotal),
             sources=sources,
-            checksums={
-                name: _sha256(self.directory / name) for name in (INDEX_FILE, PASSAGES_FILE)
-            },
+            checksums=_checksums(self.directory),
         )
         (self.directory / MANIFEST_FILE).write_text(
             json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8"
@@ -202,9 +213,12 @@ def read_manifest(directory: Path) -> Manifest:
 class Store:
     """A published store opened for searching; safe to share between threads."""
 
-    def __init__(self, directory: Path, manifest: Manifest, index: Any) -> None:
+    def __init__(
+        self, directory: Path, manifest: Manifest, index: Any, lexical: LexicalIndex | None = None
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
+        self.lexical = lexical
         self._index = index
         self._local = threading.local()
 
@@ -225,7 +239,7 @@ class Store:
                 f"{directory} holds {manifest.dim}-dimensional vectors; "
                 f"the model makes {dim}. Rebuild the index with this model."
             )
-        for name in (INDEX_FILE, PASSAGES_FILE):
+        for name in {INDEX_FILE, PASSAGES_FILE} | set(manifest.checksums):
             path = directory / name
             if not path.is_file():
                 raise StoreError(f"{directory}: missing {name}")
@@ -234,13 +248,19 @@ class Store:
         index = faiss.read_index(str(directory / INDEX_FILE))
         if index.d != manifest.dim or index.ntotal != manifest.passages:
             raise StoreError(f"{directory}: {INDEX_FILE} disagrees with the manifest")
-        return cls(directory, manifest, index)
+        return cls(directory, manifest, index, LexicalIndex.load(directory))
 
     def search(self, vectors: NDArray[np.float32], k: int) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
         """Top-k cosine scores and passage ids per query vector; id -1 pads missing results."""
         k = max(1, min(k, self.manifest.passages))
         scores, ids = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
         return scores, ids
+
+    def vectors(self, ids: Sequence[int]) -> NDArray[np.float32]:
+        """The stored (unit) vectors of the given passage ids, one row each."""
+        if not len(ids):
+            return np.zeros((0, self.manifest.dim), dtype=np.float32)
+        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
 
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
         """Passages by id; unknown ids are absent from the result."""

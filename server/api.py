@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from index.search import SearchOptions
 from index.store import Store
 from server import pipeline
 from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
@@ -27,6 +28,7 @@ def pipeline_options(config: Any) -> pipeline.Options:
         threshold=config["THRESHOLD"],
         cards_per_sentence=config["CARDS_PER_SENTENCE"],
         max_sentences=config["MAX_SENTENCES"],
+        search=SearchOptions(mode=config["SEARCH_MODE"], lexical_weight=config["LEXICAL_WEIGHT"]),
     )
 
 

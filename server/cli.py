@@ -15,6 +15,7 @@ import click
 from index.cli import index_group
 from server import settings
 from server.errors import ApiError
+from server.evaluate.cli import eval_group
 
 __all__ = ["main"]
 
@@ -31,6 +32,7 @@ def main(verbose: int) -> None:
 
 
 main.add_command(index_group)
+main.add_command(eval_group)
 
 
 @main.command()

@@ -4,7 +4,8 @@ Request:  {"url"?, "title"?, "published"?, "lang"?, "blocks": [{"id", "text"}, .
 Response: {"ok": true, "index": {"build_id", "model", "passages"},
            "sentences": [{"block", "start", "end", "exact", "prefix", "suffix",
                           "cards": [{"id", "text", "title", "url", "publisher",
-                                     "published", "kind", "license", "score"}]}],
+                                     "published", "kind", "license", "score",
+                                     "sources": [{"publisher", "title", "url", "published"}]}]}],
            "stats": {"blocks", "sentences", "searched", "with_context"}}
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from server.errors import BadRequest, PayloadTooLarge
 
-__all__ = ["Block", "Card", "ContextRequest", "Limits", "Sentence", "parse_request"]
+__all__ = ["Block", "Card", "ContextRequest", "Limits", "Sentence", "Source", "parse_request"]
 
 _MAX_ID_CHARS = 200
 _META_FIELDS = ("url", "title", "published", "lang")
@@ -57,8 +58,21 @@ class Sentence:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a card's passage was published; a card may name several."""
+
+    publisher: str | None
+    title: str | None
+    url: str | None
+    published: str | None
+
+
+@dataclass(frozen=True)
 class Card:
-    """A passage shown next to a sentence, with its provenance and cosine score."""
+    """A passage shown next to a sentence, with its provenance and match score.
+
+    ``sources`` names every source of a near-identical passage, the card's own first.
+    """
 
     id: str
     text: str
@@ -69,6 +83,7 @@ class Card:
     kind: str
     license: str | None
     score: float
+    sources: tuple[Source, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -35,6 +35,14 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     ),
     Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
     Setting(
+        "SEARCH_MODE", "hybrid",
+        "`hybrid` (BM25 fused with the embedding ranking), `dense` or `lexical` (BM25 alone).",
+    ),
+    Setting(
+        "LEXICAL_WEIGHT", 0.2,
+        "Weight of BM25 in the fused score, between 0 and 1; chosen on CheckThat! 2020 dev.",
+    ),
+    Setting(
         "CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS),
         "Origins allowed to call the API from a browser: comma-separated regular expressions "
         "(default: Chrome and Firefox extension origins and localhost).",
@@ -59,6 +67,14 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     ):
         raise ValueError(f"ASIDE_THRESHOLD must be a number between -1 and 1, got {threshold!r}")
     values["THRESHOLD"] = float(threshold)
+    weight = values["LEXICAL_WEIGHT"]
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
+        raise ValueError(f"ASIDE_LEXICAL_WEIGHT must be a number between 0 and 1, got {weight!r}")
+    values["LEXICAL_WEIGHT"] = float(weight)
+    if values["SEARCH_MODE"] not in ("hybrid", "dense", "lexical"):
+        raise ValueError(
+            f"ASIDE_SEARCH_MODE must be hybrid, dense or lexical, got {values['SEARCH_MODE']!r}"
+        )
     origins = values["CORS_ORIGINS"]
     if isinstance(origins, str):
         origins = [o.strip() for o in origins.split(",") if o.strip()]
@@ -90,7 +106,8 @@ def markdown_table() -> str:
     """The settings as the README's Markdown table (a test keeps the README in step)."""
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
     for s in SETTINGS:
-        default = "(repository)/var/index" if s.name == "INDEX_DIR" else str(s.default)
+        default = {"INDEX_DIR": "(repository)/var/index",
+                   "DATA_DIR": "(repository)/../shared/data"}.get(s.name, str(s.default))
         default = default.replace("|", "\\|") if default else "(empty)"
         rows.append(f"| `{s.env}` | `{default}` | {s.help} |")
     return "\n".join(rows)

@@ -43,3 +43,18 @@ test("the card says source, date and the match in words", () => {
   assert.equal(win.AsideRender.scoreWords(0.91), "Very close match");
   assert.equal(win.AsideRender.scoreWords(0.58), "Loosely related");
 });
+
+test("near-identical sources are named together and old evidence is flagged", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const sentence = { exact: "Claim.", cards: [{
+    id: "1", text: "Passage", title: "T", url: "https://a.example/", publisher: "A", published: "2015-03-01",
+    kind: "document", license: null, score: 0.7,
+    sources: [{ publisher: "A", title: "T", url: "https://a.example/", published: "2015-03-01" },
+      { publisher: "B", title: "U", url: "https://b.example/", published: "2016" }],
+  }] };
+  const card = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2025-03-03T10:00:00Z" });
+  assert.equal(card.querySelector(".also").textContent, "Also in: B — U");
+  assert.match(card.querySelector(".meta").textContent, /^Dated 2015-03-01 · 10 years before this article/);
+  const fresh = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2017-01-01" });
+  assert.doesNotMatch(fresh.querySelector(".meta").textContent, /years before/);
+});

@@ -7,10 +7,11 @@ import time
 from dataclasses import dataclass, field
 
 from index.embed import Embedder
-from index.search import search
+from index.query import clean_query
+from index.search import SearchOptions, search
 from index.store import Store
 from server.errors import PayloadTooLarge
-from server.pipeline.rank import rank
+from server.pipeline.rank import rank, spread
 from server.pipeline.segment import segment
 from server.schema import Card, ContextRequest, Sentence
 
@@ -24,6 +25,7 @@ class Options:
     threshold: float
     cards_per_sentence: int
     max_sentences: int
+    search: SearchOptions = field(default_factory=SearchOptions)
     # Passages fetched per sentence before one-per-document ranking.
     search_k: int = 12
 
@@ -55,21 +57,25 @@ def run(request: ContextRequest, embedder: Embedder, store: Store, options: Opti
         )
     checkable = [s for s, ok in segmented if ok]
     lap("segment")
-    # 2. Embed each distinct sentence once.
-    texts = list(dict.fromkeys(s.exact for s in checkable))
+    # 2. Clean (links, handles, emoji) and embed each distinct sentence once.
+    queries = {s.exact: clean_query(s.exact) for s in checkable}
+    texts = list(dict.fromkeys(queries.values()))
     vectors = embedder.encode(texts) if texts else None
     lap("embed")
-    # 3. Search the index.
-    hits_by_text = dict(zip(texts, search(store, vectors, k=options.search_k), strict=True)) if (
+    # 3. Search the index: dense and lexical rankings, fused.
+    found = search(store, vectors, texts, k=options.search_k, options=options.search) if (
         vectors is not None
-    ) else {}
+    ) else []
+    hits_by_query = dict(zip(texts, found, strict=True))
     lap("search")
-    # 4. Rank: threshold, one card per document; sentences without cards are left out.
-    results: list[tuple[Sentence, list[Card]]] = []
-    for sentence in checkable:
-        cards = rank(hits_by_text[sentence.exact], threshold=options.threshold,
-                     limit=options.cards_per_sentence)
-        if cards:
-            results.append((sentence, cards))
+    # 4. Rank: threshold, one card per document, near-identical passages merged; then a
+    #    passage stays only on the neighbouring sentence it fits best. Sentences without
+    #    cards are left out.
+    ranked = [
+        (sentence, rank(hits_by_query[queries[sentence.exact]], threshold=options.threshold,
+                        limit=options.cards_per_sentence))
+        for sentence in checkable
+    ]
+    results = spread(ranked)
     lap("rank")
     return Result(results, len(segmented), len(checkable), timings)

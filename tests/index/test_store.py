@@ -21,13 +21,17 @@ def test_round_trip_keeps_passages_and_provenance(tiny_store, fake_embedder):
     assert manifest.metric == "inner_product" and manifest.normalize is True
     assert manifest.passages > 100
     assert [s["name"] for s in manifest.sources][:2] == ["factbook", "wikipedia"]
-    assert set(manifest.checksums) == {"index.faiss", "passages.sqlite"}
+    assert {"index.faiss", "passages.sqlite", "bm25_ids.npy", "bm25/vocab.index.json"} <= set(
+        manifest.checksums)
+    assert store.lexical is not None
     hits = search_texts(store, fake_embedder, ["Golden Gate Bridge opened in May 1937"], k=3)[0]
     top = hits[0].passage
     assert top.title == "Golden Gate Bridge" and top.publisher == "Example Almanac"
-    assert hits[0].score == pytest.approx(
+    assert hits[0].dense == pytest.approx(
         float(fake_embedder.encode(["Golden Gate Bridge opened in May 1937"])[0]
               @ fake_embedder.encode([top.embed_text])[0]), abs=1e-5)
+    assert 0 < hits[0].lexical < 1
+    assert hits[0].score == pytest.approx(0.8 * hits[0].dense + 0.2 * hits[0].lexical)
     assert store.passages([top.id])[top.id] == top
 
 

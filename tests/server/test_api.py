@@ -49,7 +49,9 @@ def test_context_returns_cards_with_offsets(client):
     assert sentence["prefix"] == "" and sentence["suffix"] == text[sentence["end"] :][:32]
     card = sentence["cards"][0]
     assert set(card) == {"id", "text", "title", "url", "publisher", "published", "kind",
-                         "license", "score"}
+                         "license", "score", "sources"}
+    assert card["sources"] == [{"publisher": "Example Almanac", "title": "Golden Gate Bridge",
+                                "url": None, "published": None}]
     assert card["title"] == "Golden Gate Bridge" and card["kind"] == "document"
     assert 0.3 <= card["score"] <= 1.0
     assert body["stats"]["sentences"] == 4 and body["stats"]["searched"] == 2

@@ -11,7 +11,12 @@
     const timer = setTimeout(() => controller.abort(), settings.timeoutMs);
     const headers = { "Content-Type": "application/json" };
     if (settings.apiKey) headers["X-API-Key"] = settings.apiKey;
-    const body = { url: page.url, title: page.title, blocks: page.blocks.map(({ id, text }) => ({ id, text })) };
+    const body = {
+      url: page.url,
+      title: page.title,
+      published: page.published || undefined,
+      blocks: page.blocks.map(({ id, text }) => ({ id, text })),
+    };
     let response;
     try {
       response = await fetchImpl(new URL("/v1/context", settings.serviceUrl).href, {

@@ -65,11 +65,23 @@
     if (!blocks.length) return null;
     return {
       title: article.title || doc.title || "",
+      published: publishedDate(doc),
       blocks,
       elements,
       hash: hash(blocks.map((b) => b.text).join("\n\u241e\n")),
     };
   }
 
-  root.AsideBlocks = Object.freeze({ extract, hash, normalise });
+  /** The article's publication date as the page declares it, or "". */
+  function publishedDate(doc) {
+    const meta = doc.querySelector(
+      'meta[property="article:published_time"], meta[name="article:published_time"], ' +
+        'meta[itemprop="datePublished"], meta[name="date"], meta[name="pubdate"]',
+    );
+    if (meta && meta.content) return meta.content;
+    const time = doc.querySelector("article time[datetime], time[datetime]");
+    return time ? time.getAttribute("datetime") : "";
+  }
+
+  root.AsideBlocks = Object.freeze({ extract, hash, normalise, publishedDate });
 })(typeof self !== "undefined" ? self : globalThis);

@@ -26,10 +26,10 @@
     }
 
     /** Open the card for a sentence next to a rectangle (the highlighted text). */
-    function show(sentence, rect, { focus = false, onClose } = {}) {
+    function show(sentence, rect, { focus = false, onClose, articleDate } = {}) {
       ensureHost();
       if (current) current.remove();
-      current = render.buildCard(doc, sentence, { onClose });
+      current = render.buildCard(doc, sentence, { onClose, articleDate });
       shadow.appendChild(current);
       host.style.setProperty("display", "block", "important");
       place(rect);

@@ -14,7 +14,7 @@
    * @param {{range: Range, sentence: object}[]} items  anchored sentences, in page order
    * @returns {{destroy(): void, highlights: object, open(i: number, focus?: boolean): void, close(): void}}
    */
-  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard } = {}) {
+  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard, articleDate } = {}) {
     const win = doc.defaultView;
     const marks = highlight.create(doc, items);
     const cardView = card.create(doc);
@@ -39,7 +39,7 @@
       active = index;
       marks.setActive(index);
       if (focus) lastFocus = doc.activeElement;
-      cardView.show(items[index].sentence, rectOf(index), { focus, onClose: close });
+      cardView.show(items[index].sentence, rectOf(index), { focus, onClose: close, articleDate });
     }
 
     function close() {

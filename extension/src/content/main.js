@@ -89,7 +89,13 @@
       if (fresh.length) {
         const reply = await send({
           type: MSG.CS_BG_GET_CONTEXT,
-          page: { url: location.href, title: article.title, blocks: fresh, hash: Blocks.hash(fresh.map((b) => b.text).join("\n")) },
+          page: {
+            url: location.href,
+            title: article.title,
+            published: article.published,
+            blocks: fresh,
+            hash: Blocks.hash(fresh.map((b) => b.text).join("\n")),
+          },
         });
         if (!reply || !reply.ok) {
           await report({ status: "service-unavailable", error: (reply && reply.error) || "no answer" });
@@ -114,7 +120,7 @@
       // 5. Highlight and wire the cards (pausing the observer: fallback marks touch the DOM).
       if (observer) observer.disconnect();
       teardown();
-      controller = root.AsideController.attach(document, items);
+      controller = root.AsideController.attach(document, items, { articleDate: article.published });
       watch();
       lastHash = article.hash;
       const found = items.reduce((n, item) => n + item.sentence.cards.length, 0);

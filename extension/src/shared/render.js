@@ -4,6 +4,7 @@
 (function asideRender(root) {
   "use strict";
 
+  const OLD_EVIDENCE_YEARS = 5;
   const CARD_CSS = `
     :host { all: initial; }
     .card {
@@ -30,6 +31,8 @@
     .source { margin: 0; font-weight: 600; }
     .source a { color: var(--accent); text-decoration: underline; }
     .meta { margin: 2px 0 0; color: var(--muted); font-size: 12px; }
+    .also { margin: 2px 0 0; font-size: 12px; }
+    .also a { color: var(--accent); }
     footer { margin-top: 8px; color: var(--muted); font-size: 11px; }
   `;
 
@@ -50,6 +53,35 @@
     }
   }
 
+  /** The year a date string names ("2023", "2023-07-26", "26 May 2015"), or null. */
+  function yearOf(value) {
+    const match = /\b(1[89]\d\d|2\d\d\d)\b/.exec(String(value || ""));
+    return match ? Number(match[1]) : null;
+  }
+
+  /** "Dated 2015 · 10 years before this article" when the evidence is much older. */
+  function dateLine(published, articleDate) {
+    if (!published) return "Undated";
+    const line = `Dated ${published}`;
+    const evidence = yearOf(published);
+    const article = yearOf(articleDate);
+    if (evidence && article && article - evidence >= OLD_EVIDENCE_YEARS) {
+      return `${line} · ${article - evidence} years before this article`;
+    }
+    return line;
+  }
+
+  function sourceLink(doc, source) {
+    const label = [source.publisher, source.title].filter(Boolean).join(" — ") || "Source";
+    const href = source.url ? safeUrl(source.url) : null;
+    if (!href) return doc.createTextNode(label);
+    const link = el(doc, "a", "", label);
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
   function el(doc, tag, className, text) {
     const node = doc.createElement(tag);
     if (className) node.className = className;
@@ -61,9 +93,9 @@
    * Build the card for one sentence: a dialog with its cards, source links and dates.
    * @param {Document} doc
    * @param {{exact: string, cards: object[]}} sentence
-   * @param {{onClose?: () => void}} options
+   * @param {{onClose?: () => void, articleDate?: string}} options
    */
-  function buildCard(doc, sentence, { onClose } = {}) {
+  function buildCard(doc, sentence, { onClose, articleDate } = {}) {
     const card = el(doc, "div", "card");
     card.setAttribute("role", "dialog");
     card.setAttribute("aria-label", `Context for: ${sentence.exact.slice(0, 120)}`);
@@ -82,19 +114,19 @@
       const li = el(doc, "li");
       li.appendChild(el(doc, "p", "passage", item.text));
       const source = el(doc, "p", "source");
-      const label = [item.publisher, item.title].filter(Boolean).join(" — ") || "Source";
-      const href = item.url ? safeUrl(item.url) : null;
-      if (href) {
-        const link = el(doc, "a", "", label);
-        link.href = href;
-        link.target = "_blank";
-        link.rel = "noopener noreferrer";
-        source.appendChild(link);
-      } else {
-        source.textContent = label;
-      }
+      source.appendChild(sourceLink(doc, item));
       li.appendChild(source);
-      const meta = [item.published ? `Dated ${item.published}` : "Undated", item.license].filter(Boolean);
+      // Near-identical passages from other sources are named on the same card.
+      const others = (item.sources || []).slice(1);
+      if (others.length) {
+        const also = el(doc, "p", "also", "Also in: ");
+        others.forEach((other, n) => {
+          if (n) also.appendChild(doc.createTextNode("; "));
+          also.appendChild(sourceLink(doc, other));
+        });
+        li.appendChild(also);
+      }
+      const meta = [dateLine(item.published, articleDate), item.license].filter(Boolean);
       const metaLine = el(doc, "p", "meta", meta.join(" · ") + " · ");
       const match = el(doc, "span", "match", scoreWords(Number(item.score)));
       match.title = `Similarity ${Number(item.score).toFixed(2)} (1.00 = same meaning)`;
@@ -107,5 +139,5 @@
     return card;
   }
 
-  root.AsideRender = Object.freeze({ CARD_CSS, buildCard, scoreWords, safeUrl });
+  root.AsideRender = Object.freeze({ CARD_CSS, buildCard, dateLine, scoreWords, safeUrl });
 })(typeof self !== "undefined" ? self : globalThis);
