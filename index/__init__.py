@@ -5,7 +5,7 @@ from __future__ import annotations
 from index.build import BuildError, BuildOptions, BuildReport, build
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.records import Passage, SourceRecord
-from index.search import Hit, search, search_texts
+from index.search import Hit, SearchOptions, search_texts
 from index.store import Manifest, Store, StoreError, StoreMismatchError
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreMismatchError",
+    "SearchOptions",
     "build",
-    "search",
     "search_texts",
 ]

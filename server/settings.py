@@ -29,7 +29,7 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     Setting("MAX_BLOCK_CHARS", 20_000, "Most characters in one block; longer gets 413."),
     Setting("MAX_SENTENCES", 1_000, "Most sentences in one request after splitting; more gets 413."),
     Setting(
-        "THRESHOLD", 0.58,
+        "THRESHOLD", 0.62,
         "Cosine score below which a passage is not shown; a sentence with no passage "
         "above it gets no card (\"no context\" rather than a weak match).",
     ),

@@ -14,6 +14,15 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture(scope="session")
 def real_client(real_store, model):
+    # Retrieval is what these tests check, so the threshold is set below the calibrated
+    # default (0.62, chosen on CheckThat! for a false-context rate under 10%): that default
+    # hides paraphrased Factbook matches such as the cartel sentence (fused score ~0.59).
+    return create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model,
+                       "THRESHOLD": 0.5}).test_client()
+
+
+@pytest.fixture(scope="session")
+def default_client(real_store, model):
     return create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model}).test_client()
 
 
@@ -45,7 +54,16 @@ def test_trade_partner_sentence_gets_mexico_trade_fields(real_client):
     assert "Mexico — Exports - partners" in titles
 
 
-def test_unrelated_sentence_gets_no_card(real_client):
+def test_unrelated_sentence_gets_no_card(real_client, default_client):
     text = "My neighbour's cat slept on the warm windowsill all afternoon yesterday."
-    body = real_client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
-    assert body["ok"] is True and body["sentences"] == []
+    for client in (real_client, default_client):
+        body = client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
+        assert body["ok"] is True and body["sentences"] == []
+
+
+def test_default_threshold_still_shows_close_matches(default_client):
+    text = "The United States buys roughly three quarters of everything Mexico exports."
+    body = default_client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
+    (sentence,) = body["sentences"]
+    assert sentence["cards"][0]["title"].startswith("Mexico — Exports")
+    assert all(card["score"] >= 0.62 for card in sentence["cards"])

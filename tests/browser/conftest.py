@@ -44,7 +44,9 @@ def _serve(server) -> threading.Thread:
 @pytest.fixture(scope="session")
 def service(real_store, model) -> Iterator[tuple[str, Counting]]:
     """The Aside service, real model and index, on a loopback port."""
-    app = Counting(create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model}))
+    # The extension is under test here, not the threshold policy: 0.5 keeps the paraphrased
+    # Factbook match on the cartel sentence (see tests/test_model.py).
+    app = Counting(create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model, "THRESHOLD": 0.5}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     _serve(server)
     yield f"http://127.0.0.1:{server.server_port}", app
