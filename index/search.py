@@ -79,8 +79,11 @@ def search(
         bm25: dict[int, float] = {}
         if lexical is not None:
             all_scores = lexical.scores(query)
-            best = np.argpartition(-all_scores, min(depth, len(all_scores) - 1))[:depth]
-            bm25 = {int(lexical.ids[p]): float(all_scores[p]) for p in best if all_scores[p] > 0}
+            # Only passages sharing a word score above zero: rank those, not all of them.
+            best = np.flatnonzero(all_scores)
+            if len(best) > depth:
+                best = best[np.argpartition(-all_scores[best], depth)[:depth]]
+            bm25 = {int(lexical.ids[p]): float(all_scores[p]) for p in best}
             for pid in dense.keys() - bm25.keys():
                 position = lexical.position(pid)
                 bm25[pid] = float(all_scores[position]) if position is not None else 0.0

@@ -54,6 +54,7 @@ MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"
 PASSAGES_FILE = "passages.sqlite"
 _COLUMNS = tuple(f.name for f in fields(Passage) if f.name != "id")
+_BLAS_THRESHOLD = 20
 
 
 class StoreError(Exception):
@@ -245,6 +246,9 @@ class Store:
                 raise StoreError(f"{directory}: missing {name}")
             if verify and _sha256(path) != manifest.checksums.get(name):
                 raise StoreError(f"{directory}: checksum of {name} does not match the manifest")
+        # faiss-cpu 1.15 uses BLAS only from 128,000 queries on; below that its generic
+        # kernel is slow here: 40 queries over 36k vectors took 60 ms, 13 ms with BLAS.
+        faiss.cvar.distance_compute_blas_threshold = _BLAS_THRESHOLD
         index = faiss.read_index(str(directory / INDEX_FILE))
         if index.d != manifest.dim or index.ntotal != manifest.passages:
             raise StoreError(f"{directory}: {INDEX_FILE} disagrees with the manifest")
@@ -260,7 +264,9 @@ class Store:
         """The stored (unit) vectors of the given passage ids, one row each."""
         if not len(ids):
             return np.zeros((0, self.manifest.dim), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
+        return np.asarray(
+            self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64)), dtype=np.float32
+        )
 
     def passages(self, ids: Iterable[int]) -> dict[int, Passage]:
         """Passages by id; unknown ids are absent from the result."""
