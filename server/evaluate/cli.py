@@ -57,12 +57,19 @@ def eval_group() -> None:
 @click.option("--split", default="test", show_default=True,
               help="Query split: train, dev, test (2020) or dev_test (2022, the 2021 test set).")
 @click.option("--curve", is_flag=True, help="Also print the threshold curve (false context vs kept).")
+@click.option("--train", "tune", is_flag=True,
+              help="First fine-tune the model on the folder's train split (evaluation only: "
+              "the weights stay in the cache and the service never uses them).")
 @_with_common
 @click.pass_context
-def checkthat(ctx: click.Context, /, data_dir: Path | None, split: str, curve: bool, **common: Any) -> None:
+def checkthat(
+    ctx: click.Context, /, data_dir: Path | None, split: str, curve: bool, tune: bool, **common: Any
+) -> None:
     """CLEF CheckThat! detecting previously fact-checked claims (MAP@5, MRR, P@1)."""
     folder = data_dir or _default_dir("checkthat2020_task2")
-    _run(ctx, lambda: load_checkthat(folder, split), curve=curve, **common)
+    if tune and split == "train":
+        raise click.BadParameter("cannot report the split the model is trained on", param_hint="--train")
+    _run(ctx, lambda: load_checkthat(folder, split), curve=curve, tune=tune, **common)
 
 
 @eval_group.command("scifact")
@@ -87,16 +94,27 @@ def climate_fever(ctx: click.Context, /, data_dir: Path | None, **common: Any) -
 
 def _run(
     ctx: click.Context, load: Callable[[], Dataset], *, run_out: Path | None, as_json: bool,
-    cache_dir: Path | None, curve: bool = False,
+    cache_dir: Path | None, curve: bool = False, tune: bool = False,
 ) -> None:
     try:
         dataset = load()
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise click.ClickException(f"cannot read the dataset: {exc}") from exc
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cache = cache_dir or index_settings.REPO_ROOT / "var" / "eval"
     embedder = make_embedder(ctx.obj)
-    store = cached_store(dataset, embedder, cache_dir or index_settings.REPO_ROOT / "var" / "eval")
+    if tune:
+        from index.embed import SentenceTransformerEmbedder
+        from server.evaluate.train import fine_tune
+
+        try:
+            embedder = SentenceTransformerEmbedder(fine_tune(dataset.train_pairs, cache / "models"))
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+    store = cached_store(dataset, embedder, cache)
     result = evaluate(dataset, embedder, store, curve=curve)
+    if tune:
+        result.label += f" (model fine-tuned on {len(dataset.train_pairs)} train pairs)"
     if run_out is not None:
         _write_run(result, run_out)
     if as_json:
