@@ -31,6 +31,8 @@ class Dataset:
     qrels: Qrels
     metrics: tuple[str, ...]
     fingerprint: str
+    # Names the collection (not the split), so every split shares one cached index.
+    collection: str
     # Passages fetched per query, so that enough distinct documents remain.
     depth: int = 100
     train_pairs: list[tuple[str, str]] = field(default_factory=list)
@@ -119,6 +121,7 @@ def load_checkthat(data_dir: Path, split: str) -> Dataset:
         qrels=_read_qrels(qrels_path),
         metrics=("MAP@5", "MRR", "P@1"),
         fingerprint=_fingerprint(*fingerprint_paths),
+        collection=data_dir.name + ("-ct2021" if allowed is not None else ""),
         train_pairs=train_pairs,
     )
 
@@ -139,7 +142,8 @@ def load_scifact(data_dir: Path) -> Dataset:
     return Dataset(
         name="scifact-dev", label="SciFact, dev", records=records,
         queries={q: t for q, t in queries.items() if q in qrels}, qrels=qrels,
-        metrics=("nDCG@10", "Recall@100"), fingerprint=_fingerprint(corpus), depth=400,
+        metrics=("nDCG@10", "Recall@100"), fingerprint=_fingerprint(corpus),
+        collection="scifact", depth=400,
     )
 
 
@@ -165,4 +169,5 @@ def load_climate_fever(data_dir: Path) -> Dataset:
         name="climate-fever", label="Climate-FEVER (evidence pool)", records=records,
         queries={str(c["claim_id"]): str(c["claim"]) for c in claims if str(c["claim_id"]) in qrels},
         qrels=qrels, metrics=("MRR", "Recall@5"), fingerprint=_fingerprint(path),
+        collection="climate-fever",
     )

@@ -57,12 +57,12 @@ def cached_store(dataset: Dataset, embedder: Embedder, cache_dir: Path) -> Store
     key = hashlib.sha256(json.dumps(
         [dataset.fingerprint, embedder.name, embedder.dim, FORMAT,
          options.max_sentences, options.max_chars]).encode()).hexdigest()[:12]
-    directory = cache_dir / f"{dataset.name}-{key}"
+    directory = cache_dir / f"{dataset.collection}-{key}"
     try:
         return Store.open(directory, model=embedder.name, dim=embedder.dim)
     except StoreError:
-        logger.info("building the %s index in %s", dataset.name, directory)
-    build([Source(dataset.name, lambda stats: _counted(dataset, stats))], directory, embedder,
+        logger.info("building the %s index in %s", dataset.collection, directory)
+    build([Source(dataset.collection, lambda stats: _counted(dataset, stats))], directory, embedder,
           BuildOptions(progress=True))
     return Store.open(directory, model=embedder.name, dim=embedder.dim)
 
