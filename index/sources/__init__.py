@@ -1,7 +1,8 @@
 """Source kinds and the ``--source`` spec syntax that names them.
 
 SPEC is ``factbook`` (optionally ``factbook:mx,us`` for some GEC codes),
-``wikipedia`` (optionally ``wikipedia:fr``) or ``jsonl:PATH``.
+``wikipedia`` (optionally ``wikipedia:fr``), ``jsonl:PATH``, ``csv:PATH`` or
+``feed:URL-OR-PATH``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from pathlib import Path
 
 from index.records import SourceRecord
 from index.sources.base import SourceStats
+from index.sources.csvfile import iter_csv
 from index.sources.factbook import iter_factbook
+from index.sources.feeds import iter_feed
 from index.sources.jsonl import iter_jsonl
 from index.sources.wikipedia import LANGUAGES, iter_wikipedia
 
 __all__ = ["DEFAULT_SPECS", "KINDS", "Source", "SourceStats", "parse_spec"]
 
-KINDS = ("factbook", "wikipedia", "jsonl")
+KINDS = ("factbook", "wikipedia", "jsonl", "csv", "feed")
 DEFAULT_SPECS = ("factbook", "wikipedia")
 
 
@@ -46,11 +49,21 @@ def parse_spec(spec: str) -> Source:
                 f"(have {', '.join(sorted(LANGUAGES))})"
             )
         return Source(spec, partial(iter_wikipedia, language=language))
-    if kind == "jsonl":
+    if kind in ("jsonl", "csv"):
         if not location:
-            raise ValueError("jsonl needs a path: --source jsonl:PATH")
+            raise ValueError(f"{kind} needs a path: --source {kind}:PATH")
         path = Path(location).expanduser()
         if not path.is_file():
-            raise ValueError(f"jsonl: no such file: {path}")
-        return Source(spec, partial(iter_jsonl, path=path))
-    raise ValueError(f"unknown source {spec!r}: expected one of factbook, wikipedia, jsonl:PATH")
+            raise ValueError(f"{kind}: no such file: {path}")
+        return Source(spec, partial(iter_jsonl if kind == "jsonl" else iter_csv, path=path))
+    if kind == "feed":
+        if not location:
+            raise ValueError("feed needs a URL or a path: --source feed:URL")
+        if "://" not in location and not Path(location).expanduser().is_file():
+            raise ValueError(f"feed: no such file: {location}")
+        where = location if "://" in location else str(Path(location).expanduser())
+        return Source(spec, partial(iter_feed, location=where))
+    raise ValueError(
+        f"unknown source {spec!r}: expected one of factbook, wikipedia, jsonl:PATH, csv:PATH, "
+        "feed:URL-OR-PATH"
+    )

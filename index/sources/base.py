@@ -7,8 +7,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SourceStats", "package_data_dir"]
+from index.records import SourceRecord
+from index.text import text_hash
+
+__all__ = ["OPTIONAL_FIELDS", "SourceStats", "document_record", "package_data_dir"]
+
+# The fields an operator's document may carry besides its text (JSONL and CSV alike).
+OPTIONAL_FIELDS = ("id", "title", "url", "publisher", "published", "language", "license")
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +45,34 @@ def package_data_dir(module: str, distribution: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the {distribution} package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def document_record(raw: Any, *, kind: str, path: Path) -> SourceRecord:
+    """An operator's document (a JSON object or a CSV row) as a record; ValueError says what is wrong."""
+    if not isinstance(raw, dict):
+        raise ValueError("not an object with a 'text' field")
+    text = raw.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("'text' is missing or not a non-empty string")
+    for name in OPTIONAL_FIELDS:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str | int):
+            raise ValueError(f"'{name}' must be a string")
+    values = {
+        name: None if raw.get(name) in (None, "") else str(raw[name]) for name in OPTIONAL_FIELDS
+    }
+    # Without an id, the text itself is the identity: stable across reordering.
+    local_id = values["id"] or text_hash(text)
+    return SourceRecord(
+        doc_id=f"{kind}:{path.stem}:{local_id}",
+        text=text,
+        source=f"{kind}:{path.name}",
+        kind="document",
+        title=values["title"],
+        url=values["url"],
+        publisher=values["publisher"],
+        published=values["published"],
+        language=values["language"],
+        license=values["license"],
+        context=values["title"],
+    )

@@ -53,3 +53,16 @@ def test_query_refuses_store_of_another_model(runner, fake_embedder, tiny_store)
     other = FakeEmbedder(dim=128, name="other/model")
     result = invoke(runner, other, "index", "query", str(tiny_store), "anything at all")
     assert result.exit_code == 1 and "built with model" in result.output
+
+
+def test_build_from_csv_and_a_feed(runner, fake_embedder, tmp_path):
+    out = tmp_path / "idx"
+    result = invoke(runner, fake_embedder, "index", "build", "--out", str(out),
+                    "--source", f"csv:{FIXTURES / 'csv' / 'docs.csv'}",
+                    "--source", f"feed:{FIXTURES / 'feeds' / 'news.rss'}")
+    assert result.exit_code == 0, result.output
+    assert "docs.csv: 3 records, 2 skipped, 3 passages" in result.output
+    assert "news.rss: 2 records, 1 skipped" in result.output
+    hits = json.loads(invoke(runner, fake_embedder, "index", "query", str(out),
+                             "eleventh increase since March 2022", "--json", "-k", "1").output)
+    assert hits[0]["url"] == "https://gazette.example/fed" and hits[0]["kind"] == "article"
