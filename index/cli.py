@@ -53,7 +53,8 @@ def index_group() -> None:
 )
 @click.option(
     "--source", "specs", multiple=True, metavar="SPEC",
-    help="factbook[:CODES], wikipedia[:LANG], jsonl:PATH, csv:PATH or feed:URL-OR-PATH; repeatable. "
+    help="factbook[:CODES], wikipedia[:LANG], jsonl:PATH, csv:PATH, feed:URL-OR-PATH or "
+    "html:URL-OR-PATH; repeatable. "
     f"Default: {' and '.join(DEFAULT_SPECS)}.",
 )
 @click.option("--max-sentences", default=3, show_default=True, help="Sentences per passage, at most.")

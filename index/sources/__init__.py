@@ -1,8 +1,8 @@
 """Source kinds and the ``--source`` spec syntax that names them.
 
 SPEC is ``factbook`` (optionally ``factbook:mx,us`` for some GEC codes),
-``wikipedia`` (optionally ``wikipedia:fr``), ``jsonl:PATH``, ``csv:PATH`` or
-``feed:URL-OR-PATH``.
+``wikipedia`` (optionally ``wikipedia:fr``), ``jsonl:PATH``, ``csv:PATH``,
+``feed:URL-OR-PATH`` or ``html:URL-OR-PATH``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from index.sources.csvfile import iter_csv
 from index.sources.factbook import iter_factbook
 from index.sources.feeds import iter_feed
 from index.sources.jsonl import iter_jsonl
+from index.sources.webpages import iter_pages
 from index.sources.wikipedia import LANGUAGES, iter_wikipedia
 
 __all__ = ["DEFAULT_SPECS", "KINDS", "Source", "SourceStats", "parse_spec"]
 
-KINDS = ("factbook", "wikipedia", "jsonl", "csv", "feed")
+KINDS = ("factbook", "wikipedia", "jsonl", "csv", "feed", "html")
 DEFAULT_SPECS = ("factbook", "wikipedia")
 
 
@@ -56,14 +57,15 @@ def parse_spec(spec: str) -> Source:
         if not path.is_file():
             raise ValueError(f"{kind}: no such file: {path}")
         return Source(spec, partial(iter_jsonl if kind == "jsonl" else iter_csv, path=path))
-    if kind == "feed":
+    if kind in ("feed", "html"):
         if not location:
-            raise ValueError("feed needs a URL or a path: --source feed:URL")
-        if "://" not in location and not Path(location).expanduser().is_file():
-            raise ValueError(f"feed: no such file: {location}")
+            raise ValueError(f"{kind} needs a URL or a path: --source {kind}:URL")
+        if "://" not in location and not Path(location).expanduser().exists():
+            raise ValueError(f"{kind}: no such file: {location}")
         where = location if "://" in location else str(Path(location).expanduser())
-        return Source(spec, partial(iter_feed, location=where))
+        read = iter_feed if kind == "feed" else iter_pages
+        return Source(spec, partial(read, location=where))
     raise ValueError(
         f"unknown source {spec!r}: expected one of factbook, wikipedia, jsonl:PATH, csv:PATH, "
-        "feed:URL-OR-PATH"
+        "feed:URL-OR-PATH, html:URL-OR-PATH"
     )
