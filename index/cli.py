@@ -57,14 +57,30 @@ def index_group() -> None:
     "html:URL-OR-PATH; repeatable. "
     f"Default: {' and '.join(DEFAULT_SPECS)}.",
 )
+@click.option(
+    "--sources", "sources_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None, help="A sources.toml declaring the sources (with --source, both are used).",
+)
 @click.option("--max-sentences", default=3, show_default=True, help="Sentences per passage, at most.")
 @click.pass_context
-def build_command(ctx: click.Context, out: Path, specs: tuple[str, ...], max_sentences: int) -> None:
+def build_command(
+    ctx: click.Context, out: Path, specs: tuple[str, ...], sources_file: Path | None,
+    max_sentences: int,
+) -> None:
     """Build an index store from sources."""
+    from index.sources.config import load_sources_file
+
     try:
-        sources = [parse_spec(s) for s in (specs or DEFAULT_SPECS)]
+        sources = [parse_spec(s) for s in specs]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--source") from exc
+    if sources_file is not None:
+        try:
+            sources += load_sources_file(sources_file)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--sources") from exc
+    if not sources:
+        sources = [parse_spec(s) for s in DEFAULT_SPECS]
     embedder = make_embedder(ctx.obj)
     try:
         report = build(
