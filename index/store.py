@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT",
+    "MANIFEST_FILE",
     "Manifest",
     "Store",
     "StoreError",
@@ -221,7 +222,14 @@ class Store:
         self.manifest = manifest
         self.lexical = lexical
         self._index = index
-        self._local = threading.local()
+        # Pin this build's passages file: a newer build published at the same path
+        # must never answer for this one's ids (see _connection).
+        self._fd = os.open(directory / PASSAGES_FILE, os.O_RDONLY)
+        self._db: sqlite3.Connection | None = None
+        self._db_pid = 0
+        self._db_lock = threading.Lock()
+        with self._db_lock:
+            self._connection()
 
     @classmethod
     def open(
@@ -273,22 +281,45 @@ class Store:
         wanted = sorted({int(i) for i in ids if i >= 0})
         if not wanted:
             return {}
-        rows = self._connection().execute(
-            f"SELECT id, {', '.join(_COLUMNS)} FROM passages "
-            f"WHERE id IN ({', '.join('?' for _ in wanted)})",
-            wanted,
-        )
+        with self._db_lock:
+            rows = self._connection().execute(
+                f"SELECT id, {', '.join(_COLUMNS)} FROM passages "
+                f"WHERE id IN ({', '.join('?' for _ in wanted)})",
+                wanted,
+            ).fetchall()
         return {row[0]: Passage(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0]) for row in rows}
 
     def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and process: SQLite connections must not
-        # cross a fork (gunicorn --preload) or be used from two threads at once.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            uri = (self.directory / PASSAGES_FILE).resolve().as_uri() + "?mode=ro&immutable=1"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            self._local.conn, self._local.pid = conn, os.getpid()
-        return conn
+        """This process's connection to this build's passages (call with the lock held).
+
+        Opened when the store is opened, so it keeps reading this build's file after
+        a newer build is renamed into place. A forked worker (gunicorn --preload)
+        must not use its parent's connection: it reopens the file, after checking
+        that the path still names the pinned file.
+        """
+        if self._db is None or self._db_pid != os.getpid():
+            path = self.directory / PASSAGES_FILE
+            try:
+                same = os.stat(path).st_ino == os.fstat(self._fd).st_ino
+            except OSError:
+                same = False
+            if not same:
+                raise StoreError(f"{self.directory}: this build was replaced; open the new one")
+            uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db_pid = os.getpid()
+        return self._db
+
+    def __del__(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None and getattr(self, "_db_pid", 0) == os.getpid():
+            db.close()
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def check_target(out: Path) -> None:

@@ -55,10 +55,12 @@ def context_response(body: Any, config: Any, embedder: Any, store: Store) -> dic
 
 
 def _store() -> Store:
+    """The build this request is answered from, start to end."""
     resources = get_resources()
-    if resources.store is None:
+    store = resources.current_store()
+    if store is None:
         raise IndexUnavailable(f"no index is loaded: {resources.error}")
-    return resources.store
+    return store
 
 
 @bp.post("/v1/context")
@@ -90,9 +92,10 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response | tuple[Response, int]:
     resources = get_resources()
-    if resources.store is None:
+    store = resources.current_store()
+    if store is None:
         return jsonify(IndexUnavailable(f"not ready: {resources.error}").to_dict()), 503
-    return jsonify({"ok": True, "status": "ready", "build_id": resources.store.manifest.build_id})
+    return jsonify({"ok": True, "status": "ready", "build_id": store.manifest.build_id})
 
 
 @bp.get("/v1/index")

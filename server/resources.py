@@ -1,21 +1,40 @@
-"""The heavy things a process loads once: the embedding model and the index store."""
+"""The heavy things a process loads once: the embedding model and the index store.
+
+The store is swapped live: when a new build is published at the index
+directory, the next request after the check interval opens it (checksums,
+model and dimension verified) and later requests use it. A request holds one
+store from start to end, so it is answered wholly from one build. A build that
+fails its checks is refused with a log line, and the old one keeps serving.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
 from index.embed import Embedder, SentenceTransformerEmbedder
-from index.store import Store, StoreError
+from index.store import MANIFEST_FILE, Store, StoreError
 
 __all__ = ["Resources", "get_resources", "init_app", "load_resources", "warm_up"]
 
 logger = logging.getLogger(__name__)
+
+
+def _stamp(directory: Path) -> tuple[int, int] | None:
+    """Identity of the published manifest: publishing renames a new directory into place."""
+    try:
+        stat = os.stat(directory / MANIFEST_FILE)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 @dataclass
@@ -25,6 +44,41 @@ class Resources:
     embedder: Embedder
     store: Store | None
     error: str | None = None
+    directory: Path | None = None
+    reload_seconds: float = 2.0
+    _seen: tuple[int, int] | None = None
+    _checked: float = field(default=0.0)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def current_store(self) -> Store | None:
+        """The store to answer the next request from, after picking up a newly published build."""
+        now = time.monotonic()
+        if self.directory is not None and now - self._checked >= self.reload_seconds:
+            # One thread checks and loads; the others keep answering from the store they have.
+            if self._lock.acquire(blocking=False):
+                try:
+                    self._checked = now
+                    self._reload_if_published()
+                finally:
+                    self._lock.release()
+        return self.store
+
+    def _reload_if_published(self) -> None:
+        assert self.directory is not None
+        stamp = _stamp(self.directory)
+        if stamp is None or stamp == self._seen:
+            return
+        self._seen = stamp
+        old = self.store.manifest.build_id if self.store else "none"
+        try:
+            store = Store.open(self.directory, model=self.embedder.name, dim=self.embedder.dim)
+        except StoreError as exc:
+            logger.error("refused the build published at %s: %s; still serving build %s",
+                         self.directory, exc, old)
+            return
+        self.store, self.error = store, None
+        logger.info("now serving build %s (was %s): %d passages", store.manifest.build_id, old,
+                    store.manifest.passages)
 
 
 def load_resources(config: Mapping[str, Any]) -> Resources:
@@ -41,15 +95,19 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
             Path(path) if path else None, threads=int(config.get("TORCH_THREADS") or 0)
         )
     directory = Path(config["INDEX_DIR"])
+    resources = Resources(embedder, None, directory=directory,
+                          reload_seconds=float(config.get("RELOAD_SECONDS", 2.0)),
+                          _seen=_stamp(directory))
     try:
-        store = Store.open(directory, model=embedder.name, dim=embedder.dim)
+        resources.store = Store.open(directory, model=embedder.name, dim=embedder.dim)
     except StoreError as exc:
         logger.error("index not loaded: %s", exc)
-        return Resources(embedder, None, str(exc))
-    manifest = store.manifest
+        resources.error = str(exc)
+        return resources
+    manifest = resources.store.manifest
     logger.info("index %s loaded from %s: %d passages, model %s", manifest.build_id, directory,
                 manifest.passages, manifest.model)
-    return Resources(embedder, store)
+    return resources
 
 
 def init_app(app: Flask) -> None:

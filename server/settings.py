@@ -35,6 +35,11 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     ),
     Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
     Setting(
+        "RELOAD_SECONDS", 2,
+        "Seconds between checks for a newly published build of the index (0: every request); "
+        "a new build is swapped in without a restart.",
+    ),
+    Setting(
         "SEARCH_MODE", "hybrid",
         "`hybrid` (BM25 fused with the embedding ranking), `dense` or `lexical` (BM25 alone).",
     ),
@@ -71,6 +76,11 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
         raise ValueError(f"ASIDE_LEXICAL_WEIGHT must be a number between 0 and 1, got {weight!r}")
     values["LEXICAL_WEIGHT"] = float(weight)
+    reload_seconds = values["RELOAD_SECONDS"]
+    if isinstance(reload_seconds, bool) or not isinstance(reload_seconds, int | float) or (
+        reload_seconds < 0
+    ):
+        raise ValueError(f"ASIDE_RELOAD_SECONDS must be a number of seconds >= 0, got {reload_seconds!r}")
     if values["SEARCH_MODE"] not in ("hybrid", "dense", "lexical"):
         raise ValueError(
             f"ASIDE_SEARCH_MODE must be hybrid, dense or lexical, got {values['SEARCH_MODE']!r}"

@@ -108,3 +108,20 @@ def test_build_refuses_a_target_that_is_not_a_store_before_embedding(tmp_path):
     with pytest.raises(StoreError, match="refusing"):
         build(fixture_sources(), precious, embedder)
     assert embedder.calls == [] and (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_an_open_store_keeps_answering_from_its_own_build_after_a_new_one_is_published(tmp_path):
+    import threading
+
+    out = tmp_path / "index"
+    build(fixture_sources(), out, FakeEmbedder())
+    old = Store.open(out)
+    ids = list(range(1, 6))
+    before = old.passages(ids)
+    build(fixture_sources()[2:], out, FakeEmbedder())  # replaces the directory
+    found = {}
+    thread = threading.Thread(target=lambda: found.update(old.passages(ids)))
+    thread.start()
+    thread.join()
+    assert found == before, "a new thread of the old store still reads the old build"
+    assert Store.open(out).passages(ids) != before
