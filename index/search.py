@@ -70,12 +70,13 @@ def search(
     if options.mode == "lexical" and lexical is None:
         raise ValueError(f"{store.directory} has no lexical index; rebuild it")
     depth = max(k, options.candidates)
-    cos_top, ids_top = store.search(vectors, depth if options.mode != "lexical" else 1)
+    top = store.search(vectors, depth) if options.mode != "lexical" else None
     ranked: list[list[tuple[int, float, float, float]]] = []
     for row, query in enumerate(queries):
-        dense = {int(i): float(c) for i, c in zip(ids_top[row], cos_top[row], strict=True) if i >= 0}
-        if options.mode == "lexical":
-            dense = {}
+        dense: dict[int, float] = {}
+        if top is not None:
+            cos_top, ids_top = top
+            dense = {int(i): float(c) for i, c in zip(ids_top[row], cos_top[row], strict=True) if i >= 0}
         bm25: dict[int, float] = {}
         if lexical is not None:
             all_scores = lexical.scores(query)

@@ -107,14 +107,15 @@ def _run(
         from index.embed import SentenceTransformerEmbedder
         from server.evaluate.train import fine_tune
 
+        pairs = dataset.train_pairs()
         try:
-            embedder = SentenceTransformerEmbedder(fine_tune(dataset.train_pairs, cache / "models"))
+            embedder = SentenceTransformerEmbedder(fine_tune(pairs, cache / "models"))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
     store = cached_store(dataset, embedder, cache)
     result = evaluate(dataset, embedder, store, curve=curve)
     if tune:
-        result.label += f" (model fine-tuned on {len(dataset.train_pairs)} train pairs)"
+        result.label += f" (model fine-tuned on {len(pairs)} train pairs)"
     if run_out is not None:
         _write_run(result, run_out)
     if as_json:

@@ -10,7 +10,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from index.records import SourceRecord
@@ -35,7 +35,8 @@ class Dataset:
     collection: str
     # Passages fetched per query, so that enough distinct documents remain.
     depth: int = 100
-    train_pairs: list[tuple[str, str]] = field(default_factory=list)
+    # (query, relevant document text) pairs of the folder's train split, read on demand.
+    train_pairs: Callable[[], list[tuple[str, str]]] = list
 
 
 def _fingerprint(*paths: Path, extra: str = "") -> str:
@@ -102,16 +103,22 @@ def load_checkthat(data_dir: Path, split: str) -> Dataset:
                 yield _fact_check_record(claim)
 
     queries = {str(q["query_id"]): str(q["text"]) for q in _jsonl(queries_path)}
-    train_pairs: list[tuple[str, str]] = []
     train_q, train_r = data_dir / "queries_train.jsonl", data_dir / "qrels_train.tsv"
-    if split != "train" and train_q.is_file() and train_r.is_file():
+
+    def train_pairs() -> list[tuple[str, str]]:
+        # Read only when asked for (--train): the collection is read again to pair texts.
+        if split == "train" or not (train_q.is_file() and train_r.is_file()):
+            return []
         texts = {str(q["query_id"]): str(q["text"]) for q in _jsonl(train_q)}
         claims = {str(c["vclaim_id"]): c for c in _jsonl(collection)}
+        pairs = []
         for qid, judged in _read_qrels(train_r).items():
             for doc, grade in judged.items():
                 if grade > 0 and qid in texts and doc in claims:
                     record = _fact_check_record(claims[doc])
-                    train_pairs.append((texts[qid], f"{record.context}: {record.text}"))
+                    pairs.append((texts[qid], f"{record.context}: {record.text}"))
+        return pairs
+
     fingerprint_paths = [collection] + ([allowed_path] if allowed is not None else [])
     return Dataset(
         name=f"{data_dir.name}-{split}" + ("-ct2021" if allowed is not None else ""),

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from index.build import BuildOptions, build
@@ -85,8 +85,7 @@ def evaluate(
     vectors = embedder.encode(cleaned)
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {}
     for system in systems:
-        options = SearchOptions(mode=SYSTEMS[system], lexical_weight=base.lexical_weight,
-                                saturation=base.saturation, candidates=max(base.candidates, dataset.depth))
+        options = replace(base, mode=SYSTEMS[system], candidates=max(base.candidates, dataset.depth))
         found = search(store, vectors, cleaned, k=dataset.depth, options=options)
         runs[system] = {
             qid: [(h.passage.doc_id, h.score)
