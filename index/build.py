@@ -1,22 +1,36 @@
-"""Build an index store from sources: read, chunk, dedupe, embed, write, publish."""
+"""Build, update and prune index stores: read, chunk, dedupe, embed, write, publish.
+
+Every document has a stable id and a content hash. ``update`` re-reads the
+sources and copies the documents whose hash is unchanged from the store it
+replaces, vectors included; only new and changed documents are chunked again,
+and only passages whose text was never embedded before are embedded. Every
+build is written whole and compact beside the store and swapped in at the end
+(index.store.publish): a failed or interrupted build leaves the old store as it
+was, and passages of changed or vanished documents are simply not copied.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
 from index.chunk import Deduper, chunk
 from index.embed import Embedder
+from index.records import Passage, SourceRecord
 from index.sources import Source, SourceStats
-from index.store import Manifest, StoreWriter, check_target, new_build_id, publish
+from index.store import Document, Manifest, Store, check_target, new_build_id, publish
+from index.text import content_hash
+from index.writer import StoreWriter
 
-__all__ = ["BuildError", "BuildOptions", "BuildReport", "build"]
+__all__ = ["BuildError", "BuildOptions", "BuildReport", "build", "remove", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,25 +41,28 @@ class BuildError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class BuildOptions:
-    """How passages are cut and embedded."""
+    """How passages are cut, embedded and indexed."""
 
     max_sentences: int = 3
     max_chars: int = 600
     encode_batch: int = 64
     embed_step: int = 256
+    index_type: str = "auto"
     progress: bool = False
 
 
 @dataclass
 class BuildReport:
-    """What a build read, skipped and wrote."""
+    """What a build read, skipped, kept, embedded and wrote, and how long each stage took."""
 
     manifest: Manifest
     sources: list[SourceStats]
     passages_by_source: dict[str, int]
     duplicates: int
-    seconds: float
-    embed_seconds: float
+    documents: Counter[str]  # new, changed, unchanged, removed
+    passages: Counter[str]  # added, removed, unchanged, embedded
+    stages: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def skipped(self) -> int:
@@ -53,16 +70,43 @@ class BuildReport:
 
     @property
     def embed_rate(self) -> float:
-        return self.manifest.passages / self.embed_seconds if self.embed_seconds else 0.0
+        seconds = self.stages.get("embed", 0.0)
+        return self.passages["embedded"] / seconds if seconds else 0.0
 
 
 def build(
-    sources: Sequence[Source],
-    out: Path,
-    embedder: Embedder,
-    options: BuildOptions | None = None,
+    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None
 ) -> BuildReport:
     """Build a store at ``out`` from sources; the previous store stays until the new one is whole."""
+    return _run(out, embedder.name, embedder.dim, options, sources=sources, embedder=embedder)
+
+
+def update(
+    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None
+) -> BuildReport:
+    """Bring the store at ``out`` up to date with its sources, embedding only what is new."""
+    previous = Store.open(out.resolve(), model=embedder.name, dim=embedder.dim)
+    return _run(out, embedder.name, embedder.dim, options, sources=sources, embedder=embedder,
+                previous=previous)
+
+
+def remove(out: Path, doc_ids: Iterable[str], options: BuildOptions | None = None) -> BuildReport:
+    """A new build of the store at ``out`` without the given documents (nothing is embedded)."""
+    previous = Store.open(out.resolve())
+    known = previous.documents()
+    unknown = sorted(set(doc_ids) - known.keys())
+    if unknown:
+        raise BuildError(f"no such document in {out}: {', '.join(unknown)}")
+    dropped = set(doc_ids)
+    return _run(out, previous.manifest.model, previous.manifest.dim, options, previous=previous,
+                keep=[d for d in known if d not in dropped])
+
+
+def _run(
+    out: Path, model: str, dim: int, options: BuildOptions | None, *,
+    sources: Sequence[Source] = (), embedder: Embedder | None = None, previous: Store | None = None,
+    keep: Sequence[str] | None = None,
+) -> BuildReport:
     options = options or BuildOptions()
     started = time.perf_counter()
     build_id = new_build_id()
@@ -70,56 +114,37 @@ def build(
     out = out.resolve()
     check_target(out)  # fail now, not after minutes of embedding
     staged = out.with_name(f".{out.name}.tmp-{build_id}")
-    writer = StoreWriter(staged, model=embedder.name, dim=embedder.dim)
+    writer = StoreWriter(staged, model=model, dim=dim)
+    assembly = _Assembly(writer, previous, options)
     try:
-        # 2. Read each source, cut records into passages, drop duplicates, spool to SQLite.
-        deduper = Deduper()
-        all_stats: list[SourceStats] = []
-        per_source: dict[str, int] = {}
-        for source in sources:
-            stats = SourceStats(source.name)
-            all_stats.append(stats)
-            t0 = time.perf_counter()
-            records = tqdm(
-                source.read(stats), desc=f"read {source.name}", unit=" records",
-                disable=None if options.progress else True, leave=False,
-            )
-            passages = (
-                p for r in records
-                for p in chunk(r, max_sentences=options.max_sentences, max_chars=options.max_chars)
-            )
-            per_source[source.name] = writer.add_passages(deduper.filter(passages))
-            logger.info(
-                "%s: %d records, %d skipped, %d passages in %.1fs",
-                source.name, stats.read, stats.skipped, per_source[source.name],
-                time.perf_counter() - t0,
-            )
-        total = writer.count()
-        if total == 0:
-            raise BuildError("the sources gave no passages; nothing to index")
-        logger.info("%d passages (%d duplicates dropped)", total, deduper.dropped)
-
-        # 3. Embed the spooled passages in steps, with a progress bar (rate and ETA).
+        # 2. Read each source (or the kept documents), cut new and changed records into
+        #    passages, copy unchanged documents, drop duplicate passages; spool to SQLite.
         t0 = time.perf_counter()
-        with tqdm(total=total, desc="embed", unit=" passages",
-                  disable=None if options.progress else True) as bar:
-            for ids, texts in writer.iter_embed_texts(options.embed_step):
-                writer.add_vectors(ids, embedder.encode(texts, batch_size=options.encode_batch))
-                bar.update(len(ids))
-        embed_seconds = time.perf_counter() - t0
-        logger.info("embedded %d passages in %.1fs (%.0f/s)", total, embed_seconds,
-                    total / embed_seconds if embed_seconds else 0.0)
+        if keep is not None and previous is not None:
+            assembly.copy_documents(keep)
+        for source in sources:
+            assembly.read(source)
+        assembly.finish_reading()
+        if writer.count() == 0:
+            raise BuildError("the sources gave no passages; nothing to index")
+        stages = {"read": time.perf_counter() - t0}
+        logger.info("read: %d passages (%d duplicates dropped) in %.1fs", writer.count(),
+                    assembly.deduper.dropped, stages["read"])
 
-        # 4. Write index and manifest, then swap the new store into place.
+        # 3. Give every passage a vector: reuse the previous build's, embed the rest.
+        t0 = time.perf_counter()
+        assembly.embed(embedder)
+        stages["embed"] = time.perf_counter() - t0
+
+        # 4. Write BM25, the vector index and the manifest, then swap the new store into place.
+        t0 = time.perf_counter()
         manifest = writer.finish(
-            [
-                {"name": s.name, "records": s.read, "skipped": s.skipped,
-                 "passages": per_source[s.name]}
-                for s in all_stats
-            ],
-            build_id=build_id,
+            assembly.manifest_sources(), build_id=build_id, index_type=options.index_type,
+            extra={"max_sentences": options.max_sentences, "max_chars": options.max_chars},
         )
         publish(staged, out)
+        stages["write"] = time.perf_counter() - t0
+        logger.info("wrote and published build %s in %.1fs", build_id, stages["write"])
     except BaseException:
         # Interrupted or failed: remove the partial store, leave `out` untouched.
         writer.abort()
@@ -128,9 +153,125 @@ def build(
         shutil.rmtree(staged, ignore_errors=True)
     return BuildReport(
         manifest=manifest,
-        sources=all_stats,
-        passages_by_source=per_source,
-        duplicates=deduper.dropped,
+        sources=assembly.stats,
+        passages_by_source=dict(assembly.per_source),
+        duplicates=assembly.deduper.dropped,
+        documents=assembly.documents,
+        passages=assembly.passages,
+        stages=stages,
         seconds=time.perf_counter() - started,
-        embed_seconds=embed_seconds,
     )
+
+
+class _Assembly:
+    """The passages of a new build, and what they mean against the previous build."""
+
+    def __init__(self, writer: StoreWriter, previous: Store | None, options: BuildOptions) -> None:
+        self.writer = writer
+        self.previous = previous
+        self.options = options
+        self.deduper = Deduper()
+        self.old = previous.documents() if previous is not None else {}
+        # The previous build's vectors by embedded text, and its passages by document + text.
+        self.reusable: dict[str, int] = {}
+        self.old_keys: set[str] = set()
+        if previous is not None:
+            for pid, doc_id, text in previous.iter_embed_texts():
+                self.reusable[content_hash(text)] = pid
+                self.old_keys.add(content_hash(f"{doc_id}\0{text}"))
+        self.seen: set[str] = set()
+        self.stats: list[SourceStats] = []
+        self.per_source: Counter[str] = Counter()
+        self.documents: Counter[str] = Counter()
+        self.passages: Counter[str] = Counter()
+
+    def read(self, source: Source) -> None:
+        stats = SourceStats(source.name)
+        self.stats.append(stats)
+        self.per_source[source.name] = 0
+        t0 = time.perf_counter()
+        records = tqdm(
+            source.read(stats), desc=f"read {source.name}", unit=" records",
+            disable=None if self.options.progress else True, leave=False,
+        )
+        for record in records:
+            if record.doc_id in self.seen:
+                stats.skip("another record has the same document id", where=record.doc_id)
+                continue
+            self._add(record, stats)
+        logger.info(
+            "%s: %d records, %d skipped, %d passages in %.1fs",
+            source.name, stats.read, stats.skipped, self.per_source[source.name],
+            time.perf_counter() - t0,
+        )
+
+    def _add(self, record: SourceRecord, stats: SourceStats) -> None:
+        self.seen.add(record.doc_id)
+        digest = content_hash(json.dumps(
+            [asdict(record), self.options.max_sentences, self.options.max_chars], sort_keys=True
+        ))
+        old = self.old.get(record.doc_id)
+        status = "new" if old is None else "unchanged" if old.hash == digest else "changed"
+        document = Document(record.doc_id, digest, stats.name)
+        if old is not None and status == "unchanged" and not old.deduped and self.previous is not None:
+            self._write(document, self.previous.document_passages(record.doc_id), status)
+        else:  # a document that lost passages to dedupe is cut again: it may need them back
+            self._write(document, chunk(record, max_sentences=self.options.max_sentences,
+                                        max_chars=self.options.max_chars), status)
+
+    def copy_documents(self, doc_ids: Sequence[str]) -> None:
+        """Keep documents of the previous build as they are (``remove``)."""
+        assert self.previous is not None
+        stats_by_name = {}
+        for doc_id in doc_ids:
+            old = self.old[doc_id]
+            if old.source not in stats_by_name:
+                stats_by_name[old.source] = SourceStats(old.source)
+                self.stats.append(stats_by_name[old.source])
+            stats_by_name[old.source].read += 1
+            self.seen.add(doc_id)
+            self._write(old, self.previous.document_passages(doc_id), "unchanged")
+
+    def _write(self, document: Document, passages: Iterable[Passage], status: str) -> None:
+        produced = list(passages)
+        kept = list(self.deduper.filter(produced))
+        document = Document(document.doc_id, document.hash, document.source, len(produced) - len(kept))
+        self.per_source[document.source] += self.writer.add_document(document, kept)
+        self.documents[status] += 1
+        for passage in kept:
+            known = content_hash(f"{passage.doc_id}\0{passage.embed_text}") in self.old_keys
+            self.passages["unchanged" if known else "added"] += 1
+
+    def finish_reading(self) -> None:
+        gone = self.old.keys() - self.seen
+        self.documents["removed"] = len(gone)
+        if self.previous is not None:
+            self.passages["removed"] = self.previous.manifest.passages - self.passages["unchanged"]
+
+    def embed(self, embedder: Embedder | None) -> None:
+        total = self.writer.count()
+        with tqdm(total=total, desc="embed", unit=" passages",
+                  disable=None if self.options.progress else True) as bar:
+            for ids, texts in self.writer.iter_embed_texts(self.options.embed_step):
+                old = [self.reusable.get(content_hash(t)) for t in texts]
+                reuse = [(i, o) for i, o in zip(ids, old, strict=True) if o is not None]
+                fresh = [(i, t) for i, t, o in zip(ids, texts, old, strict=True) if o is None]
+                if reuse and self.previous is not None:
+                    self.writer.add_vectors([i for i, _ in reuse],
+                                            self.previous.vectors([o for _, o in reuse]))
+                if fresh:
+                    if embedder is None:
+                        raise BuildError(f"{len(fresh)} passages have no vector and no model was given")
+                    vectors = embedder.encode([t for _, t in fresh], batch_size=self.options.encode_batch)
+                    self.writer.add_vectors([i for i, _ in fresh], vectors)
+                self.passages["embedded"] += len(fresh)
+                bar.update(len(ids))
+        logger.info("vectors: %d embedded, %d reused from the previous build",
+                    self.passages["embedded"], total - self.passages["embedded"])
+
+    def manifest_sources(self) -> list[dict[str, object]]:
+        return [
+            {"name": s.name, "records": s.read, "skipped": s.skipped,
+             "passages": self.per_source[s.name]}
+            for s in self.stats
+        ]

@@ -1,4 +1,4 @@
-"""The ``aside index`` commands: build, stats, query. Thin wrappers over index.build and index.store."""
+"""The ``aside index`` commands: build, update, remove, stats, query; thin wrappers over index.build."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from index import settings
-from index.build import BuildError, BuildOptions, build
+from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.search import search_texts
-from index.sources import DEFAULT_SPECS, parse_spec
+from index.sources import DEFAULT_SPECS, Source, parse_spec
 from index.store import Store, StoreError
+from index.vectors import INDEX_TYPES, IVF_MIN_PASSAGES
 
 __all__ = ["index_group", "make_embedder"]
 
@@ -46,28 +47,21 @@ def index_group() -> None:
     """Build and inspect index stores."""
 
 
-@index_group.command("build")
-@click.option(
-    "--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
-    help="Directory to write the store to (replaced atomically when the build succeeds).",
+_SPEC_HELP = (
+    "factbook[:CODES], wikipedia[:LANG], jsonl:PATH, csv:PATH, feed:URL-OR-PATH, html:URL-OR-PATH, "
+    "claimreview:URL-OR-PATH, mediawiki:PATH or zim:PATH; repeatable."
 )
-@click.option(
-    "--source", "specs", multiple=True, metavar="SPEC",
-    help="factbook[:CODES], wikipedia[:LANG], jsonl:PATH, csv:PATH, feed:URL-OR-PATH or "
-    "html:URL-OR-PATH; repeatable. "
-    f"Default: {' and '.join(DEFAULT_SPECS)}.",
-)
-@click.option(
-    "--sources", "sources_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    default=None, help="A sources.toml declaring the sources (with --source, both are used).",
-)
-@click.option("--max-sentences", default=3, show_default=True, help="Sentences per passage, at most.")
-@click.pass_context
-def build_command(
-    ctx: click.Context, out: Path, specs: tuple[str, ...], sources_file: Path | None,
-    max_sentences: int,
-) -> None:
-    """Build an index store from sources."""
+
+
+def _source_options(command: Any) -> Any:
+    command = click.option(
+        "--sources", "sources_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+        default=None, help="A sources.toml declaring the sources (with --source, both are used).",
+    )(command)
+    return click.option("--source", "specs", multiple=True, metavar="SPEC", help=_SPEC_HELP)(command)
+
+
+def _sources(specs: tuple[str, ...], sources_file: Path | None) -> list[Source]:
     from index.sources.config import load_sources_file
 
     try:
@@ -79,30 +73,116 @@ def build_command(
             sources += load_sources_file(sources_file)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sources") from exc
-    if not sources:
-        sources = [parse_spec(s) for s in DEFAULT_SPECS]
+    return sources
+
+
+def _build_options(max_sentences: int, index_type: str) -> BuildOptions:
+    return BuildOptions(max_sentences=max_sentences, index_type=index_type, progress=True)
+
+
+_max_sentences = click.option(
+    "--max-sentences", default=3, show_default=True, help="Sentences per passage, at most."
+)
+_index_type = click.option(
+    "--index-type", type=click.Choice(INDEX_TYPES), default="auto", show_default=True,
+    help=f"FAISS index: exact (flat), approximate (ivf), or auto: ivf from {IVF_MIN_PASSAGES:,} "
+    "passages on.",
+)
+
+
+@index_group.command("build")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
+    help="Directory to write the store to (replaced atomically when the build succeeds).",
+)
+@_source_options
+@_max_sentences
+@_index_type
+@click.pass_context
+def build_command(
+    ctx: click.Context, out: Path, specs: tuple[str, ...], sources_file: Path | None,
+    max_sentences: int, index_type: str,
+) -> None:
+    """Build an index store from sources (default: the Factbook and Wikipedia summaries)."""
+    sources = _sources(specs, sources_file) or [parse_spec(s) for s in DEFAULT_SPECS]
     embedder = make_embedder(ctx.obj)
     try:
-        report = build(
-            sources, out, embedder,
-            BuildOptions(max_sentences=max_sentences, progress=True),
-        )
+        report = build(sources, out, embedder, _build_options(max_sentences, index_type))
     except (BuildError, StoreError, ValueError, OSError) as exc:
         raise click.ClickException(f"build failed, nothing was changed at {out}: {exc}") from exc
+    _echo_report(f"Built index {report.manifest.build_id} at {out}", report)
+
+
+@index_group.command("update")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@_source_options
+@_max_sentences
+@_index_type
+@click.pass_context
+def update_command(
+    ctx: click.Context, directory: Path, specs: tuple[str, ...], sources_file: Path | None,
+    max_sentences: int, index_type: str,
+) -> None:
+    """Re-read the sources and bring the store up to date, embedding only new or changed text.
+
+    Documents no longer in the sources are removed.
+    """
+    sources = _sources(specs, sources_file)
+    if not sources:
+        raise click.UsageError("say which sources the index is built from: --sources FILE or --source SPEC")
+    embedder = make_embedder(ctx.obj)
+    try:
+        report = update(sources, directory, embedder, _build_options(max_sentences, index_type))
+    except (BuildError, StoreError, ValueError, OSError) as exc:
+        raise click.ClickException(f"update failed, nothing was changed at {directory}: {exc}") from exc
+    _echo_report(f"Updated index at {directory}: build {report.manifest.build_id}", report)
+
+
+@index_group.command("remove")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--doc", "doc_ids", multiple=True, required=True, metavar="ID",
+              help="Document id to remove (see `aside index query --json`); repeatable.")
+@_index_type
+def remove_command(directory: Path, doc_ids: tuple[str, ...], index_type: str) -> None:
+    """Write a new build of the store without the given documents.
+
+    A document still in the sources comes back at the next `aside index update`.
+    """
+    try:
+        report = remove(directory, doc_ids, BuildOptions(index_type=index_type, progress=True))
+    except (BuildError, StoreError, OSError) as exc:
+        raise click.ClickException(f"remove failed, nothing was changed at {directory}: {exc}") from exc
+    _echo_report(f"Removed {len(set(doc_ids))} document(s) from {directory}: "
+                 f"build {report.manifest.build_id}", report)
+
+
+def _echo_report(title: str, report: BuildReport) -> None:
     manifest = report.manifest
-    click.echo(f"Built index {manifest.build_id} at {out}")
+    click.echo(title)
     for stats in report.sources:
         click.echo(
             f"  {stats.name}: {stats.read} records, {stats.skipped} skipped, "
-            f"{report.passages_by_source[stats.name]} passages"
+            f"{report.passages_by_source.get(stats.name, 0)} passages"
         )
         for reason, count in stats.reasons.most_common(5):
             click.echo(f"      skipped {count}: {reason}")
-    click.echo(f"  duplicates dropped: {report.duplicates}")
+    docs, passages = report.documents, report.passages
     click.echo(
-        f"  {manifest.passages} passages, model {manifest.model} ({manifest.dim}d), "
-        f"embedded at {report.embed_rate:.0f} passages/s, {report.seconds:.1f}s in all"
+        f"  documents: {docs['new']} new, {docs['changed']} changed, {docs['unchanged']} unchanged, "
+        f"{docs['removed']} removed, {report.skipped} skipped"
     )
+    click.echo(
+        f"  passages: {passages['added']} added, {passages['removed']} removed, "
+        f"{passages['unchanged']} unchanged ({report.duplicates} duplicates dropped); "
+        f"{passages['embedded']} embedded"
+        + (f" at {report.embed_rate:.0f}/s" if passages["embedded"] else "")
+    )
+    index = manifest.index
+    recall = f", recall@10 {index['recall_at_10']:.3f} vs exact" if "recall_at_10" in index else ""
+    click.echo(f"  index: {manifest.passages} passages, {index.get('type', 'flat')}{recall}; "
+               f"model {manifest.model} ({manifest.dim}d)")
+    stages = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in report.stages.items())
+    click.echo(f"  time: {report.seconds:.1f}s ({stages})")
 
 
 @index_group.command("stats")

@@ -3,11 +3,15 @@
     DIR/manifest.json     model, dim, metric, counts, build id, sources, checksums
     DIR/index.faiss       inner-product index over unit vectors (scores are cosine);
                           the FAISS id of a vector is the passage id in SQLite
-    DIR/passages.sqlite   passage text and provenance, keyed by that id
+    DIR/passages.sqlite   passage text and provenance, keyed by that id; and one row per
+                          document (stable id, content hash) for incremental updates
     DIR/bm25/, DIR/bm25_ids.npy   BM25 over the same passages (index.lexical)
 
 A build writes everything into a temporary sibling directory and renames it
 into place (``publish``), so a failed build never touches the store in use.
+A published store is never modified: an update or a removal writes a new,
+compact build (index.build), so deleted passages take no space and can never
+be found.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from index.lexical import LexicalIndex, write_lexical
+from index.lexical import LexicalIndex
 from index.records import Passage
+from index.vectors import IndexInfo, load_index
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -38,11 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT",
     "MANIFEST_FILE",
+    "Document",
     "Manifest",
     "Store",
     "StoreError",
     "StoreMismatchError",
-    "StoreWriter",
     "check_target",
     "new_build_id",
     "publish",
@@ -50,11 +55,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+_READABLE_FORMATS = (1, 2)  # format 1 had no documents table: it serves, but cannot be updated
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"
 PASSAGES_FILE = "passages.sqlite"
-_COLUMNS = tuple(f.name for f in fields(Passage) if f.name != "id")
+PASSAGE_COLUMNS = tuple(f.name for f in fields(Passage) if f.name != "id")
 _BLAS_THRESHOLD = 20
 
 
@@ -80,6 +86,7 @@ class Manifest:
     metric: str = "inner_product"
     normalize: bool = True
     format: int = FORMAT
+    index: dict[str, Any] = field(default_factory=lambda: {"type": "flat"})
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,12 +101,26 @@ class Manifest:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+@dataclass(frozen=True)
+class Document:
+    """A document of a build: its stable id, the hash of its content, and where it came from.
+
+    ``deduped`` counts its passages dropped as duplicates of another document's:
+    an update re-reads such a document, because it may need them back.
+    """
+
+    doc_id: str
+    hash: str
+    source: str
+    deduped: int = 0
+
+
 def new_build_id() -> str:
     """A sortable, unique build id: UTC time plus a random suffix."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
 
-def _checksums(directory: Path) -> dict[str, str]:
+def checksums(directory: Path) -> dict[str, str]:
     """SHA-256 of every file of the store but the manifest, by path relative to the store."""
     return {
         path.relative_to(directory).as_posix(): _sha256(path)
@@ -116,85 +137,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class StoreWriter:
-    """Writes a new store into an empty directory: passages first, then their vectors."""
-
-    def __init__(self, directory: Path, *, model: str, dim: int) -> None:
-        self.directory = directory
-        self.model = model
-        self.dim = dim
-        directory.mkdir(parents=True, exist_ok=False)
-        self._db = sqlite3.connect(directory / PASSAGES_FILE)
-        self._db.execute(
-            "CREATE TABLE passages (id INTEGER PRIMARY KEY, "
-            + ", ".join(f"{c} TEXT" for c in _COLUMNS)
-            + ")"
-        )
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-
-    def add_passages(self, passages: Iterable[Passage]) -> int:
-        """Spool passages into SQLite, which assigns their ids; return how many were added."""
-        before = self.count()
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        self._db.executemany(
-            f"INSERT INTO passages ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-            ([getattr(p, c) for c in _COLUMNS] for p in passages),
-        )
-        self._db.commit()
-        return self.count() - before
-
-    def count(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
-
-    def iter_embed_texts(self, batch_size: int) -> Iterator[tuple[list[int], list[str]]]:
-        """Yield (ids, texts to embed), longest texts first, batch by batch.
-
-        Texts of similar length batch with little padding, which makes encoding
-        faster; longest first makes the progress bar's first estimate pessimistic.
-        """
-        cursor = self._db.execute(
-            "SELECT id, embed_text FROM passages ORDER BY length(embed_text) DESC, id"
-        )
-        while rows := cursor.fetchmany(batch_size):
-            yield [r[0] for r in rows], [r[1] for r in rows]
-
-    def add_vectors(self, ids: Sequence[int], vectors: NDArray[np.float32]) -> None:
-        if vectors.shape != (len(ids), self.dim):
-            raise ValueError(f"expected {len(ids)} vectors of dim {self.dim}, got {vectors.shape}")
-        self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
-
-    def finish(self, sources: list[dict[str, Any]], *, build_id: str | None = None) -> Manifest:
-        """Write the index and the manifest (with checksums); the store is then complete."""
-        if self._index.ntotal != self.count():
-            raise StoreError(f"{self.count()} passages but {self._index.ntotal} vectors")
-        self._db.execute("CREATE INDEX passages_doc ON passages (doc_id)")
-        self._db.commit()
-        rows = self._db.execute("SELECT id, embed_text FROM passages ORDER BY id").fetchall()
-        write_lexical(self.directory, [r[0] for r in rows], [r[1] for r in rows])
-        self._db.close()
-        faiss.write_index(self._index, str(self.directory / INDEX_FILE))
-        manifest = Manifest(
-            build_id=build_id or new_build_id(),
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=self.model,
-            dim=self.dim,
-            passages=int(self._index.ntotal),
-            sources=sources,
-            checksums=_checksums(self.directory),
-        )
-        (self.directory / MANIFEST_FILE).write_text(
-            json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8"
-        )
-        return manifest
-
-    def abort(self) -> None:
-        """Close and delete the partial store."""
-        try:
-            self._db.close()
-        finally:
-            shutil.rmtree(self.directory, ignore_errors=True)
-
-
 def read_manifest(directory: Path) -> Manifest:
     """Read and check the manifest of a store directory."""
     path = directory / MANIFEST_FILE
@@ -207,8 +149,11 @@ def read_manifest(directory: Path) -> Manifest:
     if not isinstance(raw, dict):
         raise StoreError(f"{path} is not a JSON object")
     manifest = Manifest.from_dict(raw)
-    if manifest.format != FORMAT:
-        raise StoreError(f"{directory}: store format {manifest.format}, this Aside reads {FORMAT}")
+    if manifest.format not in _READABLE_FORMATS:
+        raise StoreError(
+            f"{directory}: store format {manifest.format}; this Aside reads formats "
+            f"{', '.join(map(str, _READABLE_FORMATS))}. Rebuild the index."
+        )
     return manifest
 
 
@@ -257,7 +202,7 @@ class Store:
         # faiss-cpu 1.15 uses BLAS only from 128,000 queries on; below that its generic
         # kernel is slow here: 40 queries over 36k vectors took 60 ms, 13 ms with BLAS.
         faiss.cvar.distance_compute_blas_threshold = _BLAS_THRESHOLD
-        index = faiss.read_index(str(directory / INDEX_FILE))
+        index = load_index(directory / INDEX_FILE, IndexInfo.from_dict(manifest.index))
         if index.d != manifest.dim or index.ntotal != manifest.passages:
             raise StoreError(f"{directory}: {INDEX_FILE} disagrees with the manifest")
         return cls(directory, manifest, index, LexicalIndex.load(directory))
@@ -283,11 +228,40 @@ class Store:
             return {}
         with self._db_lock:
             rows = self._connection().execute(
-                f"SELECT id, {', '.join(_COLUMNS)} FROM passages "
+                f"SELECT id, {', '.join(PASSAGE_COLUMNS)} FROM passages "
                 f"WHERE id IN ({', '.join('?' for _ in wanted)})",
                 wanted,
             ).fetchall()
-        return {row[0]: Passage(**dict(zip(_COLUMNS, row[1:], strict=True)), id=row[0]) for row in rows}
+        return {row[0]: _passage(row) for row in rows}
+
+    def documents(self) -> dict[str, Document]:
+        """Every document of this build by id; StoreError for a store made before documents were kept."""
+        with self._db_lock:
+            db = self._connection()
+            if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'documents'").fetchone():
+                raise StoreError(
+                    f"{self.directory} was built by an older Aside that kept no document hashes; "
+                    "rebuild it once with `aside index build`"
+                )
+            rows = db.execute("SELECT doc_id, hash, source, deduped FROM documents ORDER BY rowid").fetchall()
+        return {row[0]: Document(*row) for row in rows}
+
+    def document_passages(self, doc_id: str) -> list[Passage]:
+        """The passages of one document, in their order."""
+        with self._db_lock:
+            rows = self._connection().execute(
+                f"SELECT id, {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE doc_id = ? ORDER BY id",
+                (doc_id,),
+            ).fetchall()
+        return [_passage(row) for row in rows]
+
+    def iter_embed_texts(self) -> Iterator[tuple[int, str, str]]:
+        """(passage id, document id, embedded text) of every passage, in id order."""
+        with self._db_lock:
+            rows = self._connection().execute(
+                "SELECT id, doc_id, embed_text FROM passages ORDER BY id"
+            ).fetchall()
+        yield from rows
 
     def _connection(self) -> sqlite3.Connection:
         """This process's connection to this build's passages (call with the lock held).
@@ -320,6 +294,10 @@ class Store:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _passage(row: Sequence[Any]) -> Passage:
+    return Passage(**dict(zip(PASSAGE_COLUMNS, row[1:], strict=True)), id=row[0])
 
 
 def check_target(out: Path) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pysbd
 
-__all__ = ["Span", "normalise_whitespace", "split_sentences", "text_hash"]
+__all__ = ["Span", "content_hash", "normalise_whitespace", "split_sentences", "text_hash"]
 
 # pysbd's rules exist for these; other languages fall back to English rules,
 # which still split on ordinary sentence punctuation.
@@ -28,6 +28,11 @@ class Span:
 def normalise_whitespace(text: str) -> str:
     """Collapse runs of whitespace (including non-breaking spaces) to one space and strip."""
     return _WHITESPACE.sub(" ", text.replace("\xa0", " ")).strip()
+
+
+def content_hash(text: str) -> str:
+    """Hash of the exact text: any change, even of case or spacing, changes it."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def text_hash(text: str) -> str:

@@ -10,7 +10,8 @@ from index.build import BuildError, build
 from index.records import Passage
 from index.search import search_texts
 from index.sources import Source
-from index.store import Store, StoreError, StoreMismatchError, StoreWriter, publish
+from index.store import Document, Store, StoreError, StoreMismatchError, publish
+from index.writer import StoreWriter
 from tests.conftest import FakeEmbedder, fixture_sources
 
 
@@ -92,7 +93,8 @@ def test_publish_never_overwrites_a_directory_that_is_not_a_store(tmp_path):
     (precious / "notes.txt").write_text("keep me")
     staged = tmp_path / "staged"
     writer = StoreWriter(staged, model="m", dim=4)
-    writer.add_passages([Passage(doc_id="d", text="t", embed_text="t", source="s", kind="k")])
+    writer.add_document(Document("d", "h", "s"),
+                        [Passage(doc_id="d", text="t", embed_text="t", source="s", kind="k")])
     writer.add_vectors([1], np.eye(4, dtype=np.float32)[:1])
     writer.finish([])
     with pytest.raises(StoreError, match="refusing"):
