@@ -52,6 +52,8 @@ def _passage(record: SourceRecord, raw: str) -> Passage:
         published=record.published,
         language=record.language,
         license=record.license,
+        claimant=record.claimant,
+        rating=record.rating,
     )
 
 

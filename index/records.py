@@ -27,6 +27,8 @@ class SourceRecord:
     language: str | None = None
     license: str | None = None
     context: str | None = None
+    claimant: str | None = None  # fact-checks: who made the claim reviewed (the text)
+    rating: str | None = None  # fact-checks: the reviewer's textual rating, e.g. "False"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Passage:
     published: str | None = None
     language: str | None = None
     license: str | None = None
+    claimant: str | None = None
+    rating: str | None = None
     id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

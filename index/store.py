@@ -174,7 +174,9 @@ class Store:
         self._db_pid = 0
         self._db_lock = threading.Lock()
         with self._db_lock:
-            self._connection()
+            present = {row[1] for row in self._connection().execute("PRAGMA table_info(passages)")}
+        # Stores written before a column existed (e.g. fact-check ratings) read it as empty.
+        self._columns = tuple(c for c in PASSAGE_COLUMNS if c in present)
 
     @classmethod
     def open(
@@ -228,11 +230,14 @@ class Store:
             return {}
         with self._db_lock:
             rows = self._connection().execute(
-                f"SELECT id, {', '.join(PASSAGE_COLUMNS)} FROM passages "
+                f"SELECT id, {', '.join(self._columns)} FROM passages "
                 f"WHERE id IN ({', '.join('?' for _ in wanted)})",
                 wanted,
             ).fetchall()
-        return {row[0]: _passage(row) for row in rows}
+        return {row[0]: self._passage(row) for row in rows}
+
+    def _passage(self, row: Sequence[Any]) -> Passage:
+        return Passage(**dict(zip(self._columns, row[1:], strict=True)), id=row[0])
 
     def documents(self) -> dict[str, Document]:
         """Every document of this build by id; StoreError for a store made before documents were kept."""
@@ -250,10 +255,10 @@ class Store:
         """The passages of one document, in their order."""
         with self._db_lock:
             rows = self._connection().execute(
-                f"SELECT id, {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE doc_id = ? ORDER BY id",
+                f"SELECT id, {', '.join(self._columns)} FROM passages WHERE doc_id = ? ORDER BY id",
                 (doc_id,),
             ).fetchall()
-        return [_passage(row) for row in rows]
+        return [self._passage(row) for row in rows]
 
     def iter_embed_texts(self) -> Iterator[tuple[int, str, str]]:
         """(passage id, document id, embedded text) of every passage, in id order."""
@@ -294,10 +299,6 @@ class Store:
                 os.close(fd)
             except OSError:
                 pass
-
-
-def _passage(row: Sequence[Any]) -> Passage:
-    return Passage(**dict(zip(PASSAGE_COLUMNS, row[1:], strict=True)), id=row[0])
 
 
 def check_target(out: Path) -> None:

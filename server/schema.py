@@ -5,6 +5,7 @@ Response: {"ok": true, "index": {"build_id", "model", "passages"},
            "sentences": [{"block", "start", "end", "exact", "prefix", "suffix",
                           "cards": [{"id", "text", "title", "url", "publisher",
                                      "published", "kind", "license", "score",
+                                     "claimant", "rating",
                                      "sources": [{"publisher", "title", "url", "published"}]}]}],
            "stats": {"blocks", "sentences", "searched", "with_context"}}
 """
@@ -72,6 +73,9 @@ class Card:
     """A passage shown next to a sentence, with its provenance and match score.
 
     ``sources`` names every source of a near-identical passage, the card's own first.
+    A fact-check (kind ``fact-check``) shows the claim reviewed as ``text``, the
+    reviewer as ``publisher``, the review's ``url`` and date, and ``claimant`` and
+    ``rating`` (the reviewer's textual rating); other cards have them null.
     """
 
     id: str
@@ -84,6 +88,8 @@ class Card:
     license: str | None
     score: float
     sources: tuple[Source, ...] = ()
+    claimant: str | None = None
+    rating: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

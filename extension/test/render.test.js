@@ -58,3 +58,26 @@ test("near-identical sources are named together and old evidence is flagged", ()
   const fresh = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2017-01-01" });
   assert.doesNotMatch(fresh.querySelector(".meta").textContent, /years before/);
 });
+
+test("a fact-check card shows the rating, the reviewer and who made the claim", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, {
+    exact: "The toll tripled overnight.",
+    cards: [{
+      id: "7", text: "The Golden Gate Bridge toll tripled overnight in 2024.", title: "No, the toll did not triple",
+      url: "https://factcheck.example/toll", publisher: "Example Fact Check", published: "2024-03-02",
+      kind: "fact-check", license: null, score: 0.83, claimant: "Jane <b>Poster</b>", rating: "False",
+    }],
+  });
+  assert.equal(card.querySelector(".verdict").textContent, "Fact-check: rated “False” by Example Fact Check");
+  assert.equal(card.querySelector(".passage").textContent, "Claim: The Golden Gate Bridge toll tripled overnight in 2024.");
+  assert.equal(card.querySelector(".claimant").textContent, "Claimed by Jane <b>Poster</b>");
+  assert.equal(card.querySelector("b"), null);
+});
+
+test("ordinary cards show no verdict", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  assert.equal(card.querySelector(".verdict"), null);
+  assert.equal(card.querySelector(".claimant"), null);
+});

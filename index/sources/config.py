@@ -1,7 +1,8 @@
 """A sources file (``sources.toml``) declaring what an index is built from.
 
     [[source]]
-    kind = "feed"                        # factbook, wikipedia, jsonl, csv, feed, html
+    kind = "feed"                        # factbook, wikipedia, jsonl, csv, feed, html,
+                                         # claimreview, mediawiki, zim
     location = "https://news.example/rss"
     publisher = "Example Gazette"        # optional: label shown on the cards
     language = "en"                      # optional

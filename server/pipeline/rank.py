@@ -102,4 +102,6 @@ def to_card(hit: Hit, also: Sequence[Hit] = ()) -> Card:
         license=p.license,
         score=round(hit.score, 4),
         sources=sources,
+        claimant=p.claimant,
+        rating=p.rating,
     )

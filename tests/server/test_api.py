@@ -49,7 +49,8 @@ def test_context_returns_cards_with_offsets(client):
     assert sentence["prefix"] == "" and sentence["suffix"] == text[sentence["end"] :][:32]
     card = sentence["cards"][0]
     assert set(card) == {"id", "text", "title", "url", "publisher", "published", "kind",
-                         "license", "score", "sources"}
+                         "license", "score", "sources", "claimant", "rating"}
+    assert card["claimant"] is None and card["rating"] is None
     assert card["sources"] == [{"publisher": "Example Almanac", "title": "Golden Gate Bridge",
                                 "url": None, "published": None}]
     assert card["title"] == "Golden Gate Bridge" and card["kind"] == "document"

@@ -28,6 +28,8 @@
     ol { list-style: none; margin: 0; padding: 0; }
     li + li { border-top: 1px solid var(--line); margin-top: 8px; padding-top: 8px; }
     .passage { margin: 0 0 6px; }
+    .verdict { margin: 0 0 4px; font-weight: 600; color: var(--accent); }
+    .claimant { margin: 0 0 4px; color: var(--muted); font-size: 12px; }
     .source { margin: 0; font-weight: 600; }
     .source a { color: var(--accent); text-decoration: underline; }
     .meta { margin: 2px 0 0; color: var(--muted); font-size: 12px; }
@@ -112,7 +114,13 @@
     const list = el(doc, "ol");
     for (const item of sentence.cards) {
       const li = el(doc, "li");
-      li.appendChild(el(doc, "p", "passage", item.text));
+      // A fact-check: the reviewer's rating of the claim, and who made the claim.
+      if (item.rating) {
+        const by = item.publisher ? ` by ${item.publisher}` : "";
+        li.appendChild(el(doc, "p", "verdict", `Fact-check: rated “${item.rating}”${by}`));
+      }
+      li.appendChild(el(doc, "p", "passage", item.rating ? `Claim: ${item.text}` : item.text));
+      if (item.claimant) li.appendChild(el(doc, "p", "claimant", `Claimed by ${item.claimant}`));
       const source = el(doc, "p", "source");
       source.appendChild(sourceLink(doc, item));
       li.appendChild(source);
