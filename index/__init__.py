@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from index.build import BuildError, BuildOptions, BuildReport, build
+from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.records import Passage, SourceRecord
 from index.search import Hit, SearchOptions, search_texts
@@ -23,5 +23,7 @@ __all__ = [
     "StoreMismatchError",
     "SearchOptions",
     "build",
+    "remove",
     "search_texts",
+    "update",
 ]

@@ -195,11 +195,17 @@ def stats_command(directory: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(manifest.to_dict(), indent=2))
         return
-    size = sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    size = sum(p.stat().st_size for p in directory.rglob("*") if p.is_file())
     click.echo(f"index     {directory}")
     click.echo(f"build     {manifest.build_id} (created {manifest.created})")
     click.echo(f"model     {manifest.model}, {manifest.dim} dimensions, {manifest.metric}")
     click.echo(f"passages  {manifest.passages}")
+    index = manifest.index
+    if index.get("type") == "ivf":
+        click.echo(f"vectors   IVF, {index.get('nlist')} lists, nprobe {index.get('nprobe')}, "
+                   f"recall@10 {index.get('recall_at_10')} against exact search (measured at build)")
+    else:
+        click.echo("vectors   flat (exact search)")
     click.echo(f"size      {size / 1e6:.1f} MB; checksums ok")
     for source in manifest.sources:
         click.echo(
