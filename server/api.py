@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from index.search import SearchOptions
 from index.store import Store
@@ -23,8 +23,11 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
-def pipeline_options(config: Any) -> pipeline.Options:
+def pipeline_options(config: Any, *, started: float | None = None) -> pipeline.Options:
+    budget = config["REQUEST_BUDGET_SECONDS"]
     return pipeline.Options(
+        deadline=started + budget if started is not None else None,
+        budget_seconds=budget,
         threshold=config["THRESHOLD"],
         cards_per_sentence=config["CARDS_PER_SENTENCE"],
         max_sentences=config["MAX_SENTENCES"],
@@ -32,12 +35,17 @@ def pipeline_options(config: Any) -> pipeline.Options:
     )
 
 
-def context_response(body: Any, config: Any, embedder: Any, store: Store) -> dict[str, Any]:
-    """Validate a request body and answer it; shared by the API and ``aside context``."""
+def context_response(
+    body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None
+) -> dict[str, Any]:
+    """Validate a request body and answer it; shared by the API and ``aside context``.
+
+    ``started`` (a ``time.perf_counter()`` value) starts the request's time budget.
+    """
     req = parse_request(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
-    result = pipeline.run(req, embedder, store, pipeline_options(config))
+    result = pipeline.run(req, embedder, store, pipeline_options(config, started=started))
     manifest = store.manifest
     return {
         "ok": True,
@@ -73,14 +81,13 @@ def context() -> Response:
         body = json.loads(request.get_data(cache=False))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-    answer = context_response(body, current_app.config, get_resources().embedder, store)
-    # Counts and timings only: the service never logs page text.
-    stats = answer["stats"]
-    logger.info(
-        "context: %d blocks, %d sentences, %d searched, %d with cards in %.0f ms",
-        stats["blocks"], stats["sentences"], stats["searched"], stats["with_context"],
-        (time.perf_counter() - started) * 1000,
-    )
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply to be an article") from exc
+    answer = context_response(body, current_app.config, get_resources().embedder, store,
+                              started=started)
+    # Counts only, for the access log and the metrics: the service never logs page text.
+    g.aside_searched = answer["stats"]["searched"]
+    g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])
     return jsonify(answer)
 
 

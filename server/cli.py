@@ -132,3 +132,30 @@ def _print_listing(answer: dict[str, Any]) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+@main.group()
+def keys() -> None:
+    """Make and check API keys (the service stores only their hashes)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new random API key and the hash line the service needs."""
+    from server.auth import key_id, new_key
+
+    key, hashed = new_key()
+    click.echo(f"key (give it to the client, e.g. the extension's options page):\n  {key}")
+    click.echo(f"hash (add to ASIDE_API_KEYS or a line of ASIDE_API_KEYS_FILE):\n  {hashed}")
+    click.echo(f"key id (how logs and metrics name it): {key_id(hashed)}")
+
+
+@keys.command("hash")
+@click.argument("key", envvar="ASIDE_KEY")
+def keys_hash(key: str) -> None:
+    """Print the hash line of an existing KEY (or $ASIDE_KEY, to keep it out of shell history)."""
+    from server.auth import hash_key
+
+    if not key.strip():
+        raise click.BadParameter("the key is empty", param_hint="KEY")
+    click.echo(hash_key(key.strip()))

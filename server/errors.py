@@ -2,11 +2,14 @@
 
     ApiError                      {"ok": false, "error": {"code", "message"}, "status"}
      ├── BadRequest               400  malformed JSON, wrong field types
+     ├── Unauthorized             401  API keys are on and the request has no valid key
      ├── NotFound                 404
      ├── MethodNotAllowed         405
      ├── PayloadTooLarge          413  body, blocks, characters or sentences over a limit
      ├── UnsupportedMediaType     415  body is not JSON
-     └── IndexUnavailable         503  no index loaded (missing, damaged, other model)
+     ├── TooManyRequests          429  over a rate limit (with Retry-After)
+     ├── IndexUnavailable         503  no index loaded (missing, damaged, other model)
+     └── OverBudget               503  the request took longer than its time budget
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, g, has_request_context, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.response import Response as WerkzeugResponse
 
 __all__ = [
     "ApiError",
@@ -23,7 +27,10 @@ __all__ = [
     "IndexUnavailable",
     "MethodNotAllowed",
     "NotFound",
+    "OverBudget",
     "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthorized",
     "UnsupportedMediaType",
     "init_app",
 ]
@@ -53,6 +60,10 @@ class BadRequest(ApiError):
     status, code = 400, "bad_request"
 
 
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 
@@ -69,23 +80,38 @@ class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
 
 
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
+
+
 class IndexUnavailable(ApiError):
     status, code = 503, "index_unavailable"
 
 
+class OverBudget(ApiError):
+    status, code = 503, "over_budget"
+
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     cls.status: cls
-    for cls in (BadRequest, NotFound, MethodNotAllowed, PayloadTooLarge, UnsupportedMediaType)
+    for cls in (BadRequest, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge,
+                UnsupportedMediaType, TooManyRequests)
 }
 
 
 def _respond(error: ApiError) -> Response:
+    if has_request_context():
+        g.aside_error_code = error.code  # for the access log and the metrics
     response = jsonify(error.to_dict())
     response.status_code = error.status
     return response
 
 
-def _from_http(exc: HTTPException) -> Response:
+def _from_http(exc: HTTPException) -> Response | WerkzeugResponse:
+    if exc.response is not None:  # built by whoever raised it (e.g. the 429 of server.limits)
+        if has_request_context() and exc.code == TooManyRequests.status:
+            g.aside_error_code = TooManyRequests.code
+        return exc.response
     status = exc.code or 500
     cls = _BY_STATUS.get(status)
     if cls is None:

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from flask import Flask, current_app
 
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.store import MANIFEST_FILE, Store, StoreError
+from server.metrics import observe_build
 
 __all__ = ["Resources", "get_resources", "init_app", "load_resources", "warm_up"]
 
@@ -46,6 +47,7 @@ class Resources:
     error: str | None = None
     directory: Path | None = None
     reload_seconds: float = 2.0
+    on_swap: Callable[[Store, Store | None], None] | None = None  # new build, previous build
     _seen: tuple[int, int] | None = None
     _checked: float = field(default=0.0)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,9 +78,11 @@ class Resources:
             logger.error("refused the build published at %s: %s; still serving build %s",
                          self.directory, exc, old)
             return
-        self.store, self.error = store, None
+        previous, self.store, self.error = self.store, store, None
         logger.info("now serving build %s (was %s): %d passages", store.manifest.build_id, old,
                     store.manifest.passages)
+        if self.on_swap is not None:
+            self.on_swap(store, previous)
 
 
 def load_resources(config: Mapping[str, Any]) -> Resources:
@@ -112,7 +116,16 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
 
 def init_app(app: Flask) -> None:
     """Load resources once for this process and keep them in ``app.extensions``."""
-    app.extensions["aside"] = load_resources(app.config)
+    resources = load_resources(app.config)
+    app.extensions["aside"] = resources
+
+    def on_swap(store: Store, previous: Store | None) -> None:
+        observe_build(app, store.manifest.build_id, store.manifest.passages,
+                      previous.manifest.build_id if previous else None)
+
+    resources.on_swap = on_swap
+    if resources.store is not None:
+        on_swap(resources.store, None)
 
 
 def get_resources() -> Resources:

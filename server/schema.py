@@ -17,9 +17,11 @@ from typing import Any
 
 from server.errors import BadRequest, PayloadTooLarge
 
-__all__ = ["Block", "Card", "ContextRequest", "Limits", "Sentence", "Source", "parse_request"]
+__all__ = [
+    "MAX_ID_CHARS", "Block", "Card", "ContextRequest", "Limits", "Sentence", "Source", "parse_request",
+]
 
-_MAX_ID_CHARS = 200
+MAX_ID_CHARS = 200
 _META_FIELDS = ("url", "title", "published", "lang")
 
 
@@ -122,9 +124,9 @@ def parse_request(body: Any, limits: Limits) -> ContextRequest:
         if not isinstance(raw, dict):
             raise BadRequest(f"blocks[{position}] must be an object with 'id' and 'text'")
         block_id, text = raw.get("id"), raw.get("text")
-        if not isinstance(block_id, str) or not block_id or len(block_id) > _MAX_ID_CHARS:
+        if not isinstance(block_id, str) or not block_id or len(block_id) > MAX_ID_CHARS:
             raise BadRequest(
-                f"blocks[{position}].id must be a non-empty string of at most {_MAX_ID_CHARS} "
+                f"blocks[{position}].id must be a non-empty string of at most {MAX_ID_CHARS} "
                 "characters"
             )
         if block_id in seen:

@@ -48,6 +48,41 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
         "Weight of BM25 in the fused score, between 0 and 1; chosen on CheckThat! 2020 dev.",
     ),
     Setting(
+        "REQUEST_BUDGET_SECONDS", 10,
+        "Time one /v1/context request may take; a request over it fails with 503 "
+        "`over_budget` and the worker goes on to the next.",
+    ),
+    Setting(
+        "API_KEYS", "",
+        "Hashed API keys (`sha256:<hex>`, comma-separated; `aside keys new` makes one). "
+        "When this or API_KEYS_FILE names any, /v1/ requests need `X-API-Key`.",
+    ),
+    Setting(
+        "API_KEYS_FILE", "",
+        "A file of hashed API keys, one per line (`#` comments); re-read when it changes, "
+        "so keys rotate without a restart.",
+    ),
+    Setting(
+        "RATE_LIMIT_PER_ADDRESS", "120/minute",
+        "Requests to /v1/ per client address (flask-limiter syntax, `;` between limits; "
+        "empty: none). Over it: 429 with Retry-After.",
+    ),
+    Setting(
+        "RATE_LIMIT_PER_KEY", "600/minute",
+        "Requests to /v1/ per API key, when keys are configured (empty: none).",
+    ),
+    Setting(
+        "RATE_LIMIT_STORAGE", "memory://",
+        "Where rate-limit counters live: `memory://` (per worker process) or "
+        "`redis://host:6379` (shared; install `aside[redis]`).",
+    ),
+    Setting(
+        "PROXY_HOPS", 0,
+        "Reverse proxies in front of the service whose X-Forwarded-For is trusted for the "
+        "client address (0: use the socket's address).",
+    ),
+    Setting("METRICS", True, "Serve Prometheus metrics at /metrics (counts and timings, never text)."),
+    Setting(
         "CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS),
         "Origins allowed to call the API from a browser: comma-separated regular expressions "
         "(default: Chrome and Firefox extension origins and localhost).",
@@ -85,6 +120,19 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"ASIDE_SEARCH_MODE must be hybrid, dense or lexical, got {values['SEARCH_MODE']!r}"
         )
+    budget = values["REQUEST_BUDGET_SECONDS"]
+    if isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0:
+        raise ValueError(f"ASIDE_REQUEST_BUDGET_SECONDS must be a number of seconds > 0, got {budget!r}")
+    values["REQUEST_BUDGET_SECONDS"] = float(budget)
+    hops = values["PROXY_HOPS"]
+    if isinstance(hops, bool) or not isinstance(hops, int) or hops < 0:
+        raise ValueError(f"ASIDE_PROXY_HOPS must be an integer >= 0, got {hops!r}")
+    for name in ("API_KEYS", "API_KEYS_FILE", "RATE_LIMIT_PER_ADDRESS", "RATE_LIMIT_PER_KEY",
+                 "RATE_LIMIT_STORAGE"):
+        if not isinstance(values[name], str):
+            raise ValueError(f"ASIDE_{name} must be a string, got {values[name]!r}")
+    if not isinstance(values["METRICS"], bool):
+        raise ValueError(f"ASIDE_METRICS must be true or false, got {values['METRICS']!r}")
     origins = values["CORS_ORIGINS"]
     if isinstance(origins, str):
         origins = [o.strip() for o in origins.split(",") if o.strip()]

@@ -77,8 +77,10 @@ def tiny_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(tiny_store: Path, fake_embedder: FakeEmbedder):
+    # Rate limits are off here (hypothesis tests send hundreds of requests); their own tests
+    # turn them on.
     return create_app({"TESTING": True, "INDEX_DIR": str(tiny_store), "EMBEDDER": fake_embedder,
-                       "THRESHOLD": 0.3})
+                       "THRESHOLD": 0.3, "RATE_LIMIT_PER_ADDRESS": ""})
 
 
 @pytest.fixture

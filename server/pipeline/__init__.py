@@ -10,7 +10,7 @@ from index.embed import Embedder
 from index.query import clean_query
 from index.search import SearchOptions, search
 from index.store import Store
-from server.errors import PayloadTooLarge
+from server.errors import OverBudget, PayloadTooLarge
 from server.pipeline.rank import rank, spread
 from server.pipeline.segment import segment
 from server.schema import Card, ContextRequest, Sentence
@@ -28,6 +28,11 @@ class Options:
     search: SearchOptions = field(default_factory=SearchOptions)
     # Passages fetched per sentence before one-per-document ranking.
     search_k: int = 12
+    # time.perf_counter() value by which the answer must be ready (None: no budget).
+    deadline: float | None = None
+    budget_seconds: float | None = None
+    # Sentences embedded (and searched) per step; the budget is checked between steps.
+    step: int = 64
 
 
 @dataclass
@@ -57,15 +62,21 @@ def run(request: ContextRequest, embedder: Embedder, store: Store, options: Opti
         )
     checkable = [s for s, ok in segmented if ok]
     lap("segment")
-    # 2. Clean (links, handles, emoji) and embed each distinct sentence once.
+    _check_budget(options)
+    # 2. Clean (links, handles, emoji) and embed each distinct sentence once, step by step.
     queries = {s.exact: clean_query(s.exact) for s in checkable}
     texts = list(dict.fromkeys(queries.values()))
-    vectors = embedder.encode(texts) if texts else None
+    steps = [texts[i:i + options.step] for i in range(0, len(texts), options.step)]
+    vectors = []
+    for batch in steps:
+        vectors.append(embedder.encode(batch))
+        _check_budget(options)
     lap("embed")
     # 3. Search the index: dense and lexical rankings, fused.
-    found = search(store, vectors, texts, k=options.search_k, options=options.search) if (
-        vectors is not None
-    ) else []
+    found = []
+    for batch, batch_vectors in zip(steps, vectors, strict=True):
+        found += search(store, batch_vectors, batch, k=options.search_k, options=options.search)
+        _check_budget(options)
     hits_by_query = dict(zip(texts, found, strict=True))
     lap("search")
     # 4. Rank: threshold, one card per document, near-identical passages merged; then a
@@ -79,3 +90,11 @@ def run(request: ContextRequest, embedder: Embedder, store: Store, options: Opti
     results = spread(ranked)
     lap("rank")
     return Result(results, len(segmented), len(checkable), timings)
+
+
+def _check_budget(options: Options) -> None:
+    if options.deadline is not None and time.perf_counter() > options.deadline:
+        raise OverBudget(
+            f"the article took longer than this service's time budget of {options.budget_seconds:g} s "
+            "per request; send fewer paragraphs"
+        )

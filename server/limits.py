@@ -1,0 +1,71 @@
+"""Rate limits on /v1/ (``flask-limiter``): per client address, and per API key.
+
+The address limit runs before the key check, so guessing keys is limited too.
+A request over a limit gets 429 in the usual JSON error shape with
+``Retry-After`` (seconds). Counters live in memory (each worker process
+counts for itself) or, with ``ASIDE_RATE_LIMIT_STORAGE=redis://…``, in Redis,
+shared by every worker and host. Behind reverse proxies, ``ASIDE_PROXY_HOPS``
+says how many ``X-Forwarded-For`` entries to trust for the client address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+
+from flask import Flask, Response, jsonify, request
+from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server.errors import TooManyRequests
+
+__all__ = ["init_app"]
+
+_PROTECTED = "/v1/"
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _presented_key() -> str:
+    """A name for the key the request presents (valid or not): a hash prefix, never the key."""
+    key = request.headers.get("X-API-Key") or request.headers.get("Authorization", "")
+    return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def _not_api() -> bool:
+    return not request.path.startswith(_PROTECTED) or request.method == "OPTIONS"
+
+
+def _no_key() -> bool:
+    return _not_api() or not (request.headers.get("X-API-Key") or request.headers.get("Authorization"))
+
+
+def _breach(limit: RequestLimit) -> Response:
+    retry = max(1, int(limit.reset_at - time.time()))  # reset_at is already rounded up
+    error = TooManyRequests(f"rate limit of {limit.limit} reached; retry in {retry} s")
+    response = jsonify(error.to_dict())
+    response.status_code = error.status
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Trust the configured proxies, then limit /v1/ by address and by key."""
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+    limits: list[str | Callable[[], str] | ApplicationLimit] = []
+    if app.config["RATE_LIMIT_PER_ADDRESS"]:
+        limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_ADDRESS"], key_function=_address,
+                            scope="address", exempt_when=_not_api, on_breach=_breach))
+    if app.config["RATE_LIMIT_PER_KEY"]:
+        limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_KEY"], key_function=_presented_key,
+                            scope="key", exempt_when=_no_key, on_breach=_breach))
+    app.extensions["aside_limiter"] = Limiter(
+        _address, app=app, application_limits=limits, storage_uri=app.config["RATE_LIMIT_STORAGE"],
+        strategy="moving-window", headers_enabled=False, key_prefix="aside",
+        enabled=bool(limits),
+    )

@@ -1,0 +1,177 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at /openapi.json.
+
+Limits in the description (blocks per request, characters per block) come
+from the running service's settings, so the document describes this service.
+A test fuzzes the API from this document (schemathesis) and checks every
+response against it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from server.schema import MAX_ID_CHARS
+
+__all__ = ["bp", "describe"]
+
+bp = Blueprint("openapi", __name__)
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+
+
+_RATE_LIMITED = {**_error("Over a rate limit; `Retry-After` says when to try again."),
+                 "headers": {"Retry-After": {"schema": {"type": "string"},
+                                             "description": "Seconds to wait."}}}
+_COMMON = {"401": _error("API keys are on and the request has no valid key."),
+           "429": _RATE_LIMITED,
+           "500": _error("A bug; the operator's log has the details.")}
+
+
+def _schemas(config: Any) -> dict[str, Any]:
+    source = {"type": "object", "required": ["publisher", "title", "url", "published"],
+              "properties": {k: _NULLABLE_STRING for k in ("publisher", "title", "url", "published")}}
+    card = {
+        "type": "object",
+        "required": ["id", "text", "title", "url", "publisher", "published", "kind", "license", "score",
+                     "sources", "claimant", "rating"],
+        "properties": {
+            "id": {"type": "string"}, "text": {"type": "string"}, "kind": {"type": "string"},
+            **{k: _NULLABLE_STRING for k in ("title", "url", "publisher", "published", "license",
+                                             "claimant", "rating")},
+            "score": {"type": "number"},
+            "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
+        },
+    }
+    sentence = {
+        "type": "object",
+        "required": ["block", "start", "end", "exact", "prefix", "suffix", "cards"],
+        "properties": {
+            "block": {"type": "string"}, "start": {"type": "integer", "minimum": 0},
+            "end": {"type": "integer", "minimum": 0}, "exact": {"type": "string"},
+            "prefix": {"type": "string"}, "suffix": {"type": "string"},
+            "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
+        },
+    }
+    block = {"type": "object", "required": ["id", "text"],
+             "properties": {"id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+                            "text": {"type": "string", "maxLength": config["MAX_BLOCK_CHARS"]}}}
+    request = {
+        "type": "object", "required": ["blocks"],
+        "description": "The article: its paragraphs as blocks with unique ids. Other fields are ignored.",
+        "properties": {
+            "blocks": {"type": "array", "maxItems": config["MAX_BLOCKS"],
+                       "items": {"$ref": "#/components/schemas/Block"}},
+            "url": {"type": "string"}, "title": {"type": "string"},
+            "published": {"type": "string"}, "lang": {"type": "string"},
+        },
+    }
+    timings = {"type": "object", "additionalProperties": {"type": "number"}}
+    answer = {
+        "type": "object", "required": ["ok", "index", "sentences", "stats"],
+        "properties": {
+            "ok": {"const": True},
+            "index": {"type": "object", "required": ["build_id", "model", "passages"],
+                      "properties": {"build_id": {"type": "string"}, "model": {"type": "string"},
+                                     "passages": {"type": "integer"}}},
+            "sentences": {"type": "array", "items": {"$ref": "#/components/schemas/Sentence"}},
+            "stats": {"type": "object",
+                      "required": ["blocks", "sentences", "searched", "with_context", "timings_ms"],
+                      "properties": {**{k: {"type": "integer"} for k in
+                                        ("blocks", "sentences", "searched", "with_context")},
+                                     "timings_ms": timings}},
+        },
+    }
+    error = {
+        "type": "object", "required": ["ok", "error", "status"],
+        "properties": {
+            "ok": {"const": False}, "status": {"type": "integer"},
+            "error": {"type": "object", "required": ["code", "message"],
+                      "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+        },
+    }
+    index = {
+        "type": "object", "required": ["ok", "index"],
+        "properties": {"ok": {"const": True}, "index": {
+            "type": "object",
+            "required": ["build_id", "created", "model", "dim", "metric", "passages", "sources"],
+            "properties": {"build_id": {"type": "string"}, "created": {"type": "string"},
+                           "model": {"type": "string"}, "dim": {"type": "integer"},
+                           "metric": {"type": "string"}, "passages": {"type": "integer"},
+                           "sources": {"type": "array", "items": {"type": "object"}}}}},
+    }
+    status = {"type": "object", "required": ["ok", "status"],
+              "properties": {"ok": {"const": True}, "status": {"type": "string"},
+                             "build_id": {"type": "string"}}}
+    return {"Source": source, "Card": card, "Sentence": sentence, "Block": block,
+            "ContextRequest": request, "ContextResponse": answer, "Error": error,
+            "IndexSummary": index, "Status": status}
+
+
+def describe(config: Any) -> dict[str, Any]:
+    """The OpenAPI document for a service with these settings."""
+    keys = bool(config["API_KEYS"] or config["API_KEYS_FILE"])
+    security: list[dict[str, list[str]]] = [{"apiKey": []}] if keys else []
+    paths: dict[str, Any] = {
+        "/v1/context": {"post": {
+            "summary": "Context cards for the sentences of an article",
+            "operationId": "context",
+            "security": security,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/ContextRequest"}}}},
+            "responses": {
+                "200": _ok("Every sentence that has context, with its cards.", "ContextResponse"),
+                "400": _error("Malformed JSON, a field of the wrong type, a repeated block id."),
+                "413": _error("Body, blocks, characters per block or sentences over their limits."),
+                "415": _error("The body is not sent as application/json."),
+                "503": _error("No index loaded, or the request took longer than its time budget."),
+                **_COMMON,
+            },
+        }},
+        "/v1/index": {"get": {
+            "summary": "The index being served", "operationId": "index", "security": security,
+            "responses": {"200": _ok("The build, model and sources.", "IndexSummary"),
+                          "503": _error("No index loaded."), **_COMMON},
+        }},
+        "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "security": [],
+                             "responses": {"200": _ok("The process is alive.", "Status")}}},
+        "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz", "security": [],
+                            "responses": {"200": _ok("Model and index loaded.", "Status"),
+                                          "503": _error("Not ready, with the reason.")}}},
+        "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "security": [],
+                                  "responses": {"200": {"description": "OpenAPI 3.1 document",
+                                                        "content": {"application/json": {}}}}}},
+    }
+    if config["METRICS"]:
+        paths["/metrics"] = {"get": {
+            "summary": "Prometheus metrics (counts and timings, never text)", "operationId": "metrics",
+            "security": [],
+            "responses": {"200": {"description": "Prometheus text format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}}},
+        }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Aside", "version": "1",
+                 "description": "Context next to claims on news pages, from a self-hosted, curated index."},
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(config),
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(describe(current_app.config))
