@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -113,7 +115,8 @@ def _run(
     # 1. Stage beside the target, so the final rename stays on one filesystem.
     out = out.resolve()
     check_target(out)  # fail now, not after minutes of embedding
-    staged = out.with_name(f".{out.name}.tmp-{build_id}")
+    _remove_remains(out)
+    staged = out.with_name(f".{out.name}.tmp-{build_id}-{os.getpid()}")
     writer = StoreWriter(staged, model=model, dim=dim)
     assembly = _Assembly(writer, previous, options)
     try:
@@ -145,6 +148,9 @@ def _run(
         publish(staged, out)
         stages["write"] = time.perf_counter() - t0
         logger.info("wrote and published build %s in %.1fs", build_id, stages["write"])
+    except sqlite3.Error as exc:  # e.g. "database or disk is full"
+        writer.abort()
+        raise BuildError(f"could not write the passages: {exc}") from exc
     except BaseException:
         # Interrupted or failed: remove the partial store, leave `out` untouched.
         writer.abort()
@@ -161,6 +167,25 @@ def _run(
         stages=stages,
         seconds=time.perf_counter() - started,
     )
+
+
+def _remove_remains(out: Path) -> None:
+    """Delete what killed builds left beside ``out``: staging directories of dead processes."""
+    for path in out.parent.glob(f".{out.name}.tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            logger.warning("removed %s, left by a build that was interrupted", path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Assembly:

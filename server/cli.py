@@ -50,7 +50,7 @@ def serve(
 ) -> None:
     """Run the HTTP service (gunicorn) on the index."""
     from server import create_app
-    from server.serve import run, torch_threads_per_worker
+    from server.serve import metrics_dir, run, torch_threads_per_worker
 
     config = settings.from_environ(os.environ)
     overrides: dict[str, Any] = {}
@@ -61,6 +61,8 @@ def serve(
     if isinstance(ctx.obj, dict) and ctx.obj.get("embedder") is not None:
         overrides["EMBEDDER"] = ctx.obj["embedder"]
     try:
+        if workers > 1:
+            metrics_dir()  # one worker counts in its own memory; several add up through files
         app = create_app(overrides)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -20,6 +20,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 __all__ = ["bp", "init_app", "observe_build", "route_label"]
@@ -100,6 +101,10 @@ def metrics_endpoint() -> Response:
 
 def init_app(app: Flask) -> None:
     """Count every request; serve /metrics when the METRICS setting is on."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus_client picks its value class when first imported; the directory may
+        # have been named after that (aside serve, gunicorn.conf.py), so pick again.
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
     app.extensions["aside_metrics"] = _Metrics()
     app.before_request(_start)
     app.after_request(_record)

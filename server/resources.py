@@ -49,6 +49,7 @@ class Resources:
     reload_seconds: float = 2.0
     on_swap: Callable[[Store, Store | None], None] | None = None  # new build, previous build
     _seen: tuple[int, int] | None = None
+    _observed_pid: int = 0
     _checked: float = field(default=0.0)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -63,6 +64,10 @@ class Resources:
                     self._reload_if_published()
                 finally:
                     self._lock.release()
+        if self.store is not None and self._observed_pid != os.getpid() and self.on_swap is not None:
+            # Each process reports the build it serves (a forked worker, not its master).
+            self._observed_pid = os.getpid()
+            self.on_swap(self.store, None)
         return self.store
 
     def _reload_if_published(self) -> None:
@@ -124,8 +129,6 @@ def init_app(app: Flask) -> None:
                       previous.manifest.build_id if previous else None)
 
     resources.on_swap = on_swap
-    if resources.store is not None:
-        on_swap(resources.store, None)
 
 
 def get_resources() -> Resources:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from typing import Any
 
 from flask import Flask
@@ -15,7 +16,8 @@ from gunicorn.app.base import BaseApplication
 
 from server.resources import warm_up
 
-__all__ = ["gunicorn_options", "post_worker_init", "run", "torch_threads_per_worker"]
+__all__ = ["child_exit", "gunicorn_options", "metrics_dir", "post_worker_init", "run",
+           "torch_threads_per_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,21 @@ def post_worker_init(worker: Any) -> None:
         logger.info("worker %s warmed up", worker.pid)
 
 
+def metrics_dir() -> str:
+    """Name a fresh directory where every worker writes its metrics, unless one is named."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aside-metrics-")
+    return os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: a dead worker's live gauges (the build it served) stop counting."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def gunicorn_options(*, host: str, port: int, workers: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -43,6 +60,7 @@ def gunicorn_options(*, host: str, port: int, workers: int) -> dict[str, Any]:
         "preload_app": True,
         "timeout": 60,
         "post_worker_init": post_worker_init,
+        "child_exit": child_exit,
     }
 
 
@@ -61,5 +79,8 @@ class _Application(BaseApplication):  # type: ignore[misc]
 
 
 def run(app: Flask, *, host: str, port: int, workers: int) -> None:
-    """Serve an already created app (loaded once, shared by forked workers)."""
+    """Serve an already created app (loaded once, shared by forked workers).
+
+    Call ``metrics_dir()`` before creating the app, so workers' metrics add up.
+    """
     _Application(app, gunicorn_options(host=host, port=port, workers=workers)).run()

@@ -1,0 +1,147 @@
+"""Sustained load on loopback against gunicorn with the Procfile settings.
+
+    .venv/bin/python bench/load.py [--index DIR] [--seconds 600] [--clients 4] [--workers N]
+
+Starts `gunicorn 'server:create_app()' --config gunicorn.conf.py` (the Procfile's
+command) on a free loopback port, waits until it is ready, then runs CLIENTS
+keep-alive connections that POST articles to /v1/context for SECONDS (each
+request a different arrangement of the bench article's paragraphs, so no two
+bodies are alike). Prints sustained requests per second, latency percentiles,
+errors, and the memory of the master and each worker at the start, every
+minute, and at the end. The per-address rate limit is turned off for the run:
+all the load comes from one address.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from large_index import _children, _memory  # noqa: E402
+from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
+
+
+def _bodies(count: int) -> list[bytes]:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", ARTICLE.read_text()) if p.strip()]
+    bodies = []
+    for n in range(count):
+        shift = n % len(paragraphs)
+        order = paragraphs[shift:] + paragraphs[:shift]
+        if (n // len(paragraphs)) % 2:
+            order.reverse()
+        bodies.append(json.dumps({"blocks": [{"id": f"p{i}", "text": p}
+                                             for i, p in enumerate(order)]}).encode())
+    return bodies
+
+
+def _snapshot(master: int) -> str:
+    parts = []
+    for label, pid in [("master", master)] + [(f"worker {p}", p) for p in _children(master)]:
+        try:
+            rss, pss = _memory(pid)
+        except OSError:
+            continue
+        parts.append(f"{label} RSS {rss:.0f} MB / PSS {pss:.0f} MB")
+    return "; ".join(parts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path,
+                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    args = parser.parse_args()
+    if not (args.index / "manifest.json").is_file():
+        sys.exit(f"no index at {args.index}: run `make index` first")
+    port = _free_port()
+    env = {**os.environ, "ASIDE_PORT": str(port), "ASIDE_HOST": "127.0.0.1",
+           "ASIDE_INDEX_DIR": str(args.index), "WEB_CONCURRENCY": str(args.workers),
+           "ASIDE_RATE_LIMIT_PER_ADDRESS": '""', "HF_HUB_OFFLINE": "1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "server:create_app()", "--config", "gunicorn.conf.py"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        started = time.perf_counter()
+        while _get(f"http://127.0.0.1:{port}/readyz") != 200 or len(_children(server.pid)) < args.workers:
+            if server.poll() is not None or time.perf_counter() - started > 300:
+                sys.exit("gunicorn did not start")
+            time.sleep(0.5)
+        time.sleep(3 * args.workers)  # let every worker warm up
+        bodies = _bodies(997)
+        print(f"cores: {os.cpu_count()}; workers: {args.workers}; clients: {args.clients}; "
+              f"{args.seconds:.0f} s on 127.0.0.1:{port}")
+        print(f"memory at start: {_snapshot(server.pid)}")
+        latencies: list[float] = []
+        errors: dict[str, int] = {}
+        lock = threading.Lock()
+        stop = time.perf_counter() + args.seconds
+
+        def client(number: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            n = number
+            while time.perf_counter() < stop:
+                body = bodies[n % len(bodies)]
+                n += args.clients
+                t0 = time.perf_counter()
+                try:
+                    connection.request("POST", "/v1/context", body, {"Content-Type": "application/json"})
+                    response = connection.getresponse()
+                    response.read()
+                    outcome = None if response.status == 200 else str(response.status)
+                except (OSError, http.client.HTTPException) as exc:
+                    outcome = type(exc).__name__
+                    connection.close()
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                with lock:
+                    if outcome is None:
+                        latencies.append((time.perf_counter() - t0) * 1000)
+                    else:
+                        errors[outcome] = errors.get(outcome, 0) + 1
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+        t0 = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        next_sample = t0 + 60
+        while any(t.is_alive() for t in threads):
+            time.sleep(1)
+            if time.perf_counter() >= next_sample:
+                with lock:
+                    done = len(latencies)
+                print(f"  {time.perf_counter() - t0:.0f} s: {done} answered; {_snapshot(server.pid)}",
+                      flush=True)
+                next_sample += 60
+        elapsed = time.perf_counter() - t0
+        total = len(latencies) + sum(errors.values())
+        print(f"requests: {total} in {elapsed:.0f} s = {len(latencies) / elapsed:.2f} answered/s sustained")
+        if latencies:
+            p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
+            print(f"latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+                  f"p99 {_percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")
+        print(f"errors: {sum(errors.values())}" + (f" {errors}" if errors else ""))
+        print(f"memory at end: {_snapshot(server.pid)}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
