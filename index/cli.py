@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,8 @@ def build_command(
     """Build an index store from sources (default: the Factbook and Wikipedia summaries)."""
     sources = _sources(specs, sources_file) or [parse_spec(s) for s in DEFAULT_SPECS]
     embedder = make_embedder(ctx.obj)
-    try:
-        report = build(sources, out, embedder, _build_options(max_sentences, index_type))
-    except (BuildError, StoreError, ValueError, OSError) as exc:
-        raise click.ClickException(f"build failed, nothing was changed at {out}: {exc}") from exc
+    report = _attempt("build", out, lambda: build(sources, out, embedder,
+                                                    _build_options(max_sentences, index_type)))
     _echo_report(f"Built index {report.manifest.build_id} at {out}", report)
 
 
@@ -131,10 +130,8 @@ def update_command(
     if not sources:
         raise click.UsageError("say which sources the index is built from: --sources FILE or --source SPEC")
     embedder = make_embedder(ctx.obj)
-    try:
-        report = update(sources, directory, embedder, _build_options(max_sentences, index_type))
-    except (BuildError, StoreError, ValueError, OSError) as exc:
-        raise click.ClickException(f"update failed, nothing was changed at {directory}: {exc}") from exc
+    report = _attempt("update", directory, lambda: update(
+        sources, directory, embedder, _build_options(max_sentences, index_type)))
     _echo_report(f"Updated index at {directory}: build {report.manifest.build_id}", report)
 
 
@@ -148,12 +145,18 @@ def remove_command(directory: Path, doc_ids: tuple[str, ...], index_type: str) -
 
     A document still in the sources comes back at the next `aside index update`.
     """
-    try:
-        report = remove(directory, doc_ids, BuildOptions(index_type=index_type, progress=True))
-    except (BuildError, StoreError, OSError) as exc:
-        raise click.ClickException(f"remove failed, nothing was changed at {directory}: {exc}") from exc
+    report = _attempt("remove", directory, lambda: remove(
+        directory, doc_ids, BuildOptions(index_type=index_type, progress=True)))
     _echo_report(f"Removed {len(set(doc_ids))} document(s) from {directory}: "
                  f"build {report.manifest.build_id}", report)
+
+
+def _attempt(action: str, directory: Path, work: Callable[[], BuildReport]) -> BuildReport:
+    """Run a build step; a failure is the user's to read, and the store is untouched."""
+    try:
+        return work()
+    except (BuildError, StoreError, ValueError, OSError) as exc:
+        raise click.ClickException(f"{action} failed, nothing was changed at {directory}: {exc}") from exc
 
 
 def _echo_report(title: str, report: BuildReport) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from index.records import SourceRecord
 from index.text import text_hash
 
-__all__ = ["OPTIONAL_FIELDS", "SourceStats", "document_record", "package_data_dir"]
+__all__ = ["OPTIONAL_FIELDS", "SourceStats", "document_record", "locations", "package_data_dir"]
 
 # The fields an operator's document may carry besides its text (JSONL and CSV alike).
 OPTIONAL_FIELDS = ("id", "title", "url", "publisher", "published", "language", "license")
@@ -45,6 +46,31 @@ def package_data_dir(module: str, distribution: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"the {distribution} package is not installed")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def locations(
+    location: str, suffixes: tuple[str, ...], *, url_list: bool = False
+) -> Iterator[tuple[str, str | None]]:
+    """(where, url) pairs to read: a URL to fetch, or files (url None).
+
+    LOCATION is a URL, a folder (its files with these suffixes, recursively) or a
+    file; with ``url_list``, a file without one of the suffixes lists URLs, one a
+    line, ``#`` for comments.
+    """
+    if "://" in location:
+        yield location, location
+        return
+    path = Path(location).expanduser()
+    if path.is_dir():
+        for item in sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes):
+            yield str(item), None
+    elif path.suffix.lower() in suffixes or not url_list:
+        yield str(path), None
+    else:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            url = line.strip()
+            if url and not url.startswith("#"):
+                yield url, url
 
 
 def document_record(raw: Any, *, kind: str, path: Path) -> SourceRecord:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from index.records import SourceRecord
-from index.sources.base import SourceStats
+from index.sources.base import SourceStats, locations
 from index.text import normalise_whitespace, text_hash
 
 __all__ = ["iter_claimreviews"]
@@ -159,25 +159,12 @@ def _record(review: dict[str, Any], location: str) -> SourceRecord:
     )
 
 
-def _targets(location: str) -> Iterator[tuple[str, str | None]]:
-    """(where, url) pairs: a file to read, or a URL to fetch."""
-    if "://" in location:
-        yield location, location
-        return
-    path = Path(location).expanduser()
-    if path.is_dir():
-        for item in sorted(p for p in path.rglob("*") if p.suffix.lower() in _SUFFIXES):
-            yield str(item), None
-    else:
-        yield str(path), None
-
-
 def iter_claimreviews(
     stats: SourceStats, location: str, *, fetch: Callable[[str], str | None] | None = None
 ) -> Iterator[SourceRecord]:
     """Yield one record per ClaimReview; broken ones are reported with their location and skipped."""
     fetch = fetch or _fetch
-    for where, url in _targets(location):
+    for where, url in locations(location, _SUFFIXES):
         if url is not None:
             text = fetch(url)
             if text is None:

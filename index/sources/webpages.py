@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from index.records import SourceRecord
-from index.sources.base import SourceStats
+from index.sources.base import SourceStats, locations
 from index.text import normalise_whitespace
 
 __all__ = ["iter_pages"]
@@ -35,24 +35,6 @@ def _trafilatura() -> Any:
     return trafilatura
 
 
-def _targets(location: str) -> Iterator[tuple[str, str | None]]:
-    """(where, url) pairs: a file path with no URL, or a URL to fetch."""
-    if "://" in location:
-        yield location, location
-        return
-    path = Path(location).expanduser()
-    if path.is_dir():
-        for page in sorted(p for p in path.rglob("*") if p.suffix.lower() in _HTML_SUFFIXES):
-            yield str(page), None
-    elif path.suffix.lower() in _HTML_SUFFIXES:
-        yield str(path), None
-    else:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            url = line.strip()
-            if url and not url.startswith("#"):
-                yield url, url
-
-
 def iter_pages(
     stats: SourceStats, location: str, *, fetch: Callable[[str], str | None] | None = None
 ) -> Iterator[SourceRecord]:
@@ -62,7 +44,7 @@ def iter_pages(
     """
     trafilatura = _trafilatura()
     fetch = fetch or trafilatura.fetch_url
-    for where, url in _targets(location):
+    for where, url in locations(location, _HTML_SUFFIXES, url_list=True):
         if url is not None:
             html = fetch(url)
             if not html:
