@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from limits.errors import ConfigurationError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.errors import TooManyRequests
@@ -64,8 +65,13 @@ def init_app(app: Flask) -> None:
     if app.config["RATE_LIMIT_PER_KEY"]:
         limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_KEY"], key_function=_presented_key,
                             scope="key", exempt_when=_no_key, on_breach=_breach))
-    app.extensions["aside_limiter"] = Limiter(
-        _address, app=app, application_limits=limits, storage_uri=app.config["RATE_LIMIT_STORAGE"],
-        strategy="moving-window", headers_enabled=False, key_prefix="aside",
-        enabled=bool(limits),
-    )
+    try:
+        # An unreachable Redis falls back to counting in memory (logged) rather than failing
+        # requests: the service keeps answering.
+        app.extensions["aside_limiter"] = Limiter(
+            _address, app=app, application_limits=limits, storage_uri=app.config["RATE_LIMIT_STORAGE"],
+            strategy="moving-window", headers_enabled=False, key_prefix="aside",
+            in_memory_fallback_enabled=True, enabled=bool(limits),
+        )
+    except ConfigurationError as exc:
+        raise ValueError(f"ASIDE_RATE_LIMIT_STORAGE: {exc}") from exc

@@ -71,6 +71,11 @@ def test_rate_limit_per_address_answers_429_with_retry_after(tiny_store):
     assert other.status_code == 200, "another address has its own allowance"
 
 
+def test_a_rate_limit_storage_that_cannot_work_stops_the_start_with_a_clear_message(tiny_store):
+    with pytest.raises(ValueError, match="ASIDE_RATE_LIMIT_STORAGE: unknown storage scheme"):
+        _app(tiny_store, RATE_LIMIT_STORAGE="nosuch://x", RATE_LIMIT_PER_ADDRESS="5/minute")
+
+
 def test_rate_limit_per_key_and_key_guessing_is_limited_by_address(tiny_store):
     client = _app(tiny_store, API_KEYS=f"{hash_key(KEY)},{hash_key(OTHER)}", RATE_LIMIT_PER_KEY="2/minute",
                   RATE_LIMIT_PER_ADDRESS="6/minute").test_client()
