@@ -67,3 +67,21 @@ def test_default_threshold_still_shows_close_matches(default_client):
     (sentence,) = body["sentences"]
     assert sentence["cards"][0]["title"].startswith("Mexico — Exports")
     assert all(card["score"] >= 0.62 for card in sentence["cards"])
+
+
+def test_onnx_export_gives_the_same_vectors_as_sentence_transformers(model, tmp_path):
+    from pathlib import Path
+
+    from index.onnx_model import OnnxEmbedder, export
+
+    report = export(tmp_path / "onnx")
+    assert report.min_cosine >= 0.999
+    onnx = OnnxEmbedder(report.directory, threads=2)
+    assert (onnx.name, onnx.dim) == (model.name, model.dim)
+    article = Path(__file__).resolve().parent.parent / "bench" / "article_fentanyl_tariffs.txt"
+    sentences = [line.strip() for line in article.read_text().splitlines() if line.strip()]
+    expected = model.encode(sentences)
+    for batch_size in (1, 7, 64):
+        got = onnx.encode(sentences, batch_size=batch_size)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert float((got * expected).sum(axis=1).min()) >= 0.999
