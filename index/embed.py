@@ -19,11 +19,15 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["PACKAGED_MODEL_NAME", "Embedder", "SentenceTransformerEmbedder", "packaged_model_path"]
+__all__ = [
+    "BACKENDS", "PACKAGED_MODEL_NAME", "Embedder", "SentenceTransformerEmbedder", "load_embedder",
+    "packaged_model_path",
+]
 
 logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx", "auto")
 
 
 @runtime_checkable
@@ -98,3 +102,22 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def load_embedder(*, backend: str = "torch", model_path: str = "", threads: int = 0,
+                  onnx_dir: str = "") -> Embedder:
+    """The embedder the settings ask for (nothing is loaded until the first encode).
+
+    ``auto`` takes the ONNX export when there is one for the packaged model, else torch.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend != "torch":
+        from index.onnx_model import META_FILE, OnnxEmbedder
+
+        exported = bool(onnx_dir) and (Path(onnx_dir) / META_FILE).is_file()
+        if backend == "onnx" or (exported and not model_path):
+            return OnnxEmbedder(Path(onnx_dir), threads=threads)
+        logger.info("no ONNX export at %s; embedding with sentence-transformers "
+                    "(`aside model export` makes one)", onnx_dir)
+    return SentenceTransformerEmbedder(Path(model_path) if model_path else None, threads=threads)

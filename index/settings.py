@@ -42,6 +42,17 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder of the public evaluation datasets read by `aside eval` and the quality tests.",
     ),
     Setting(
+        "EMBED_BACKEND",
+        "torch",
+        "How sentences are embedded: `torch` (sentence-transformers), `onnx` (the model exported "
+        "by `aside model export`, run with onnxruntime) or `auto` (onnx when exported, else torch).",
+    ),
+    Setting(
+        "ONNX_DIR",
+        str(REPO_ROOT / "var" / "model-onnx"),
+        "Where `aside model export` writes the ONNX model and the onnx backend reads it.",
+    ),
+    Setting(
         "TORCH_THREADS",
         0,
         "Threads torch uses to embed; 0 means all cores (size threads x workers to the cores).",

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, load_embedder
 from index.store import MANIFEST_FILE, Store, StoreError
 from server.metrics import observe_build
 
@@ -99,9 +99,9 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
     """
     embedder = config.get("EMBEDDER")
     if embedder is None:
-        path = config.get("MODEL_PATH") or ""
-        embedder = SentenceTransformerEmbedder(
-            Path(path) if path else None, threads=int(config.get("TORCH_THREADS") or 0)
+        embedder = load_embedder(
+            backend=config.get("EMBED_BACKEND", "torch"), model_path=config.get("MODEL_PATH") or "",
+            threads=int(config.get("TORCH_THREADS") or 0), onnx_dir=config.get("ONNX_DIR") or "",
         )
     directory = Path(config["INDEX_DIR"])
     resources = Resources(embedder, None, directory=directory,

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from index import settings as index_settings
+from index.embed import BACKENDS
 from index.settings import Setting
 
 __all__ = ["DEFAULTS", "SETTINGS", "check", "from_environ", "markdown_table"]
@@ -116,6 +117,9 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
         reload_seconds < 0
     ):
         raise ValueError(f"ASIDE_RELOAD_SECONDS must be a number of seconds >= 0, got {reload_seconds!r}")
+    if values["EMBED_BACKEND"] not in BACKENDS:
+        raise ValueError(f"ASIDE_EMBED_BACKEND must be one of {', '.join(BACKENDS)}, "
+                         f"got {values['EMBED_BACKEND']!r}")
     if values["SEARCH_MODE"] not in ("hybrid", "dense", "lexical"):
         raise ValueError(
             f"ASIDE_SEARCH_MODE must be hybrid, dense or lexical, got {values['SEARCH_MODE']!r}"
@@ -165,6 +169,7 @@ def markdown_table() -> str:
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = {"INDEX_DIR": "(repository)/var/index",
+                   "ONNX_DIR": "(repository)/var/model-onnx",
                    "DATA_DIR": "(repository)/../shared/data"}.get(s.name, str(s.default))
         default = default.replace("|", "\\|") if default else "(empty)"
         rows.append(f"| `{s.env}` | `{default}` | {s.help} |")
