@@ -13,6 +13,7 @@ from index.search import SearchOptions
 from index.store import Store
 from server import pipeline
 from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
+from server.pipeline.cache import SearchCache
 from server.resources import get_resources
 from server.schema import Limits, parse_request, sentence_dict
 
@@ -23,9 +24,12 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
-def pipeline_options(config: Any, *, started: float | None = None) -> pipeline.Options:
+def pipeline_options(
+    config: Any, *, started: float | None = None, cache: SearchCache | None = None
+) -> pipeline.Options:
     budget = config["REQUEST_BUDGET_SECONDS"]
     return pipeline.Options(
+        cache=cache,
         deadline=started + budget if started is not None else None,
         budget_seconds=budget,
         threshold=config["THRESHOLD"],
@@ -36,7 +40,8 @@ def pipeline_options(config: Any, *, started: float | None = None) -> pipeline.O
 
 
 def context_response(
-    body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None
+    body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None,
+    cache: SearchCache | None = None,
 ) -> dict[str, Any]:
     """Validate a request body and answer it; shared by the API and ``aside context``.
 
@@ -45,7 +50,7 @@ def context_response(
     req = parse_request(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
-    result = pipeline.run(req, embedder, store, pipeline_options(config, started=started))
+    result = pipeline.run(req, embedder, store, pipeline_options(config, started=started, cache=cache))
     manifest = store.manifest
     return {
         "ok": True,
@@ -83,8 +88,9 @@ def context() -> Response:
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise BadRequest("the body is nested too deeply to be an article") from exc
-    answer = context_response(body, current_app.config, get_resources().embedder, store,
-                              started=started)
+    resources = get_resources()
+    answer = context_response(body, current_app.config, resources.embedder, store,
+                              started=started, cache=resources.cache)
     # Counts only, for the access log and the metrics: the service never logs page text.
     g.aside_searched = answer["stats"]["searched"]
     g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])

@@ -23,6 +23,7 @@ from flask import Flask, current_app
 from index.embed import Embedder, load_embedder
 from index.store import MANIFEST_FILE, Store, StoreError
 from server.metrics import observe_build
+from server.pipeline.cache import SearchCache
 
 __all__ = ["Resources", "get_resources", "init_app", "load_resources", "warm_up"]
 
@@ -48,6 +49,7 @@ class Resources:
     directory: Path | None = None
     reload_seconds: float = 2.0
     on_swap: Callable[[Store, Store | None], None] | None = None  # new build, previous build
+    cache: SearchCache | None = None
     _seen: tuple[int, int] | None = None
     _observed_pid: int = 0
     _checked: float = field(default=0.0)
@@ -104,7 +106,9 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
             threads=int(config.get("TORCH_THREADS") or 0), onnx_dir=config.get("ONNX_DIR") or "",
         )
     directory = Path(config["INDEX_DIR"])
+    cache_size = int(config.get("CACHE_SENTENCES", 0))
     resources = Resources(embedder, None, directory=directory,
+                          cache=SearchCache(cache_size) if cache_size > 0 else None,
                           reload_seconds=float(config.get("RELOAD_SECONDS", 2.0)),
                           _seen=_stamp(directory))
     try:

@@ -36,6 +36,11 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     ),
     Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
     Setting(
+        "CACHE_SENTENCES", 10_000,
+        "Sentences whose search results each worker keeps (about 2 kB each; 0: none), so "
+        "an article seen before is neither embedded nor searched again.",
+    ),
+    Setting(
         "RELOAD_SECONDS", 2,
         "Seconds between checks for a newly published build of the index (0: every request); "
         "a new build is swapped in without a restart.",
@@ -94,6 +99,7 @@ DEFAULTS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 
 _POSITIVE_INTS = ("PORT", "MAX_BODY_BYTES", "MAX_BLOCKS", "MAX_BLOCK_CHARS", "MAX_SENTENCES",
                   "CARDS_PER_SENTENCE")
+_COUNTS = ("CACHE_SENTENCES",)
 
 
 def check(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,6 +108,9 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     for name in _POSITIVE_INTS:
         if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 1:
             raise ValueError(f"ASIDE_{name} must be a positive integer, got {values[name]!r}")
+    for name in _COUNTS:
+        if isinstance(values[name], bool) or not isinstance(values[name], int) or values[name] < 0:
+            raise ValueError(f"ASIDE_{name} must be an integer >= 0, got {values[name]!r}")
     threshold = values["THRESHOLD"]
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not (
         -1.0 <= threshold <= 1.0

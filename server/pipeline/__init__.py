@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 from index.embed import Embedder
 from index.query import clean_query
-from index.search import SearchOptions, search
+from index.search import Hit, SearchOptions, search
 from index.store import Store
 from server.errors import OverBudget, PayloadTooLarge
+from server.pipeline.cache import SearchCache
 from server.pipeline.rank import rank, spread
 from server.pipeline.segment import segment
 from server.schema import Card, ContextRequest, Sentence
@@ -31,6 +32,8 @@ class Options:
     # time.perf_counter() value by which the answer must be ready (None: no budget).
     deadline: float | None = None
     budget_seconds: float | None = None
+    # Recent sentences' results (None: no cache).
+    cache: SearchCache | None = None
     # Sentences embedded (and searched) per step; the budget is checked between steps.
     step: int = 64
 
@@ -63,21 +66,34 @@ def run(request: ContextRequest, embedder: Embedder, store: Store, options: Opti
     checkable = [s for s, ok in segmented if ok]
     lap("segment")
     _check_budget(options)
-    # 2. Clean (links, handles, emoji) and embed each distinct sentence once, step by step.
+    # 2. Clean (links, handles, emoji) and embed each distinct sentence once, step by step;
+    #    sentences seen recently (same build) take their results from the cache instead.
     queries = {s.exact: clean_query(s.exact) for s in checkable}
     texts = list(dict.fromkeys(queries.values()))
-    steps = [texts[i:i + options.step] for i in range(0, len(texts), options.step)]
+    build_id = store.manifest.build_id
+    cached = options.cache.get_many(build_id, texts) if options.cache is not None else {}
+    fresh = [t for t in texts if t not in cached]
+    steps = [fresh[i:i + options.step] for i in range(0, len(fresh), options.step)]
     vectors = []
     for batch in steps:
         vectors.append(embedder.encode(batch))
         _check_budget(options)
     lap("embed")
     # 3. Search the index: dense and lexical rankings, fused.
-    found = []
+    found: list[list[Hit]] = []
     for batch, batch_vectors in zip(steps, vectors, strict=True):
         found += search(store, batch_vectors, batch, k=options.search_k, options=options.search)
         _check_budget(options)
-    hits_by_query = dict(zip(texts, found, strict=True))
+    hits_by_query = dict(zip(fresh, found, strict=True))
+    if options.cache is not None:
+        options.cache.put_many(build_id, {
+            text: [(h.passage.id or 0, h.score, h.dense, h.lexical) for h in hits]
+            for text, hits in hits_by_query.items()})
+    if cached:
+        passages = store.passages(pid for rows in cached.values() for pid, *_ in rows)
+        for text, rows in cached.items():
+            hits_by_query[text] = [Hit(passages[pid], score, dense, lexical)
+                                   for pid, score, dense, lexical in rows if pid in passages]
     lap("search")
     # 4. Rank: threshold, one card per document, near-identical passages merged; then a
     #    passage stays only on the neighbouring sentence it fits best. Sentences without

@@ -1,0 +1,57 @@
+"""Recent sentences' search results, so text seen before is neither embedded nor searched again.
+
+Readers open the same article many times (and agencies' copy repeats across
+sites). Entries are keyed by index build and cleaned sentence text, so a new
+build never answers from an old one's results; they hold passage ids and
+scores only (the passages are read from the build when a card is made), about
+1 kB a sentence.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["Row", "SearchCache"]
+
+# (passage id, fused score, cosine, saturated BM25): one hit without its passage.
+Row = tuple[int, float, float, float]
+
+
+class SearchCache:
+    """A thread-safe LRU of search results by (build id, cleaned sentence)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[Row, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, build_id: str, texts: Iterable[str]) -> dict[str, tuple[Row, ...]]:
+        """The cached results of those texts that have them."""
+        found: dict[str, tuple[Row, ...]] = {}
+        with self._lock:
+            for text in texts:
+                rows = self._entries.get((build_id, text))
+                if rows is None:
+                    self.misses += 1
+                    continue
+                self._entries.move_to_end((build_id, text))
+                found[text] = rows
+                self.hits += 1
+        return found
+
+    def put_many(self, build_id: str, results: Mapping[str, Sequence[Row]]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            for text, rows in results.items():
+                self._entries[(build_id, text)] = tuple(rows)
+                self._entries.move_to_end((build_id, text))
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
