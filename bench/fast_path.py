@@ -1,0 +1,201 @@
+"""The fast path, end to end through gunicorn: article latency, throughput, start-up and memory.
+
+    .venv/bin/python bench/fast_path.py [--index DIR] [--requests N] [--backend torch|onnx]
+                                        [--skip-throughput] [--skip-startup]
+
+1. Article latency: /v1/context for articles of 10, 40 and 120 sentences, cold
+   (text never seen: each request is made of LIAR statements not sent before, a
+   real political claim per sentence) and warm (the same article again); p50,
+   p95 and p99 over N requests each, one worker, the Procfile's settings.
+2. Throughput: 1, 2, 4 and 8 concurrent clients sending cold 40-sentence
+   articles; articles per second at saturation, then the latency when clients
+   send at half that rate.
+3. Start-up: seconds from starting gunicorn to a ready worker, and the memory of
+   each worker (RSS and PSS) with 1, 2 and 4 workers.
+
+LIAR is research data (../shared/data/liar); it is load here, never an index.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from large_index import _children, _memory  # noqa: E402
+from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
+
+
+def _statements(data: Path) -> Iterator[str]:
+    for split in ("test", "valid", "train"):
+        with gzip.open(data / "liar" / f"{split}.tsv.gz", "rt", encoding="utf-8") as rows:
+            for line in rows:
+                cols = line.split("\t")
+                if len(cols) > 2 and len(cols[2].split()) >= 6:
+                    yield cols[2].strip()
+
+
+def _body(sentences: list[str]) -> bytes:
+    paragraphs = [" ".join(sentences[i:i + 4]) for i in range(0, len(sentences), 4)]
+    return json.dumps({"blocks": [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs)]}).encode()
+
+
+def _article(count: int) -> bytes:
+    text = re.sub(r"\s+", " ", ARTICLE.read_text())
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+    while len(sentences) < count:
+        sentences += sentences
+    return _body(sentences[:count])
+
+
+class Server:
+    """gunicorn with the Procfile's command and config on a free loopback port."""
+
+    def __init__(self, index: Path, workers: int, backend: str) -> None:
+        self.port = _free_port()
+        env = {**os.environ, "ASIDE_PORT": str(self.port), "ASIDE_HOST": "127.0.0.1",
+               "ASIDE_INDEX_DIR": str(index), "WEB_CONCURRENCY": str(workers),
+               "ASIDE_EMBED_BACKEND": backend, "ASIDE_RATE_LIMIT_PER_ADDRESS": '""',
+               "HF_HUB_OFFLINE": "1"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "server:create_app()", "--config",
+             "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ready = f"http://127.0.0.1:{self.port}/readyz"
+        while _get(ready) != 200 or len(_children(self.process.pid)) < workers:
+            if self.process.poll() is not None or time.perf_counter() - self.started > 300:
+                sys.exit("gunicorn did not start")
+            time.sleep(0.05)
+        self.ready_s = time.perf_counter() - self.started
+
+    def post(self, connection: http.client.HTTPConnection, body: bytes) -> float:
+        t0 = time.perf_counter()
+        connection.request("POST", "/v1/context", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise RuntimeError(f"status {response.status}")
+        return (time.perf_counter() - t0) * 1000
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+
+    def memory(self) -> list[tuple[float, float]]:
+        return [_memory(pid) for pid in _children(self.process.pid)]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=60)
+
+
+def _stats(times: list[float]) -> str:
+    return (f"p50 {statistics.median(times):.0f} ms, p95 {_percentile(times, 0.95):.0f} ms, "
+            f"p99 {_percentile(times, 0.99):.0f} ms")
+
+
+def bench_latency(server: Server, statements: Iterator[str], requests: int) -> None:
+    connection = server.connection()
+    server.post(connection, _article(40))  # first request pays for lazy loading
+    for count in (10, 40, 120):
+        cold = [server.post(connection, _body([next(statements) for _ in range(count)]))
+                for _ in range(requests)]
+        body = _article(count)
+        server.post(connection, body)
+        warm = [server.post(connection, body) for _ in range(requests)]
+        print(f"{count:>3} sentences: cold {_stats(cold)}; warm {_stats(warm)}")
+
+
+def _run_clients(server: Server, statements: Iterator[str], clients: int, seconds: float,
+                 interval: float | None = None) -> tuple[int, list[float]]:
+    lock = threading.Lock()
+    times: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    def client() -> None:
+        connection = server.connection()
+        next_send = time.perf_counter()
+        while time.perf_counter() < stop:
+            if interval is not None:
+                time.sleep(max(0.0, next_send - time.perf_counter()))
+                next_send += interval
+            with lock:
+                body = _body([next(statements) for _ in range(40)])
+            elapsed = server.post(connection, body)
+            with lock:
+                times.append(elapsed)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(times), times
+
+
+def bench_throughput(server: Server, statements: Iterator[str], seconds: float) -> None:
+    best = 0.0
+    for clients in (1, 2, 4, 8):
+        done, times = _run_clients(server, statements, clients, seconds)
+        rate = done / seconds
+        best = max(best, rate)
+        print(f"throughput, {clients} clients: {rate:.2f} articles/s ({_stats(times)})")
+    half = best / 2
+    done, times = _run_clients(server, statements, 2, seconds, interval=2 / half)
+    print(f"at half of saturation ({half:.2f} articles/s): {_stats(times)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path,
+                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
+        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-startup", action="store_true")
+    args = parser.parse_args()
+    statements = _statements(args.data_dir)
+    print(f"cores: {os.cpu_count()}; backend: {args.backend}; index: {args.index}")
+    server = Server(args.index, 1, args.backend)
+    try:
+        print(f"ready after {server.ready_s:.1f} s (1 worker)")
+        bench_latency(server, statements, args.requests)
+        if not args.skip_throughput:
+            bench_throughput(server, statements, args.seconds)
+    finally:
+        server.stop()
+    if not args.skip_startup:
+        for workers in (1, 2, 4):
+            server = Server(args.index, workers, args.backend)
+            try:
+                connection = server.connection()
+                for _ in range(2 * workers):
+                    server.post(connection, _article(40))
+                memory = server.memory()
+                print(f"{workers} worker(s): ready after {server.ready_s:.1f} s; workers "
+                      + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in memory)
+                      + f"; workers' PSS in all {sum(p for _, p in memory):.0f} MB")
+            finally:
+                server.stop()
+
+
+if __name__ == "__main__":
+    main()
