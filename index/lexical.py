@@ -25,6 +25,15 @@ LEXICAL_IDS = "bm25_ids.npy"
 _STOPWORDS = "english"
 
 
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its logger to DEBUG when imported, which overrides the application's
+    # logging setup; let it inherit the configured level again.
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s
+
+
 def _stemmer() -> Any:
     import Stemmer
 
@@ -33,7 +42,7 @@ def _stemmer() -> Any:
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed tokens (the same for documents and queries)."""
-    import bm25s
+    bm25s = _bm25s()
 
     tokens: list[list[str]] = bm25s.tokenize(
         list(texts), stopwords=_STOPWORDS, stemmer=_stemmer(), return_ids=False, show_progress=False
@@ -43,7 +52,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 def write_lexical(directory: Path, ids: Sequence[int], texts: Sequence[str]) -> None:
     """Index texts with BM25 and save the index and its id map into a store directory."""
-    import bm25s
+    bm25s = _bm25s()
 
     retriever = bm25s.BM25()
     corpus = bm25s.tokenize(
@@ -70,7 +79,7 @@ class LexicalIndex:
         """The store's lexical index, or None for a store built without one."""
         if not (directory / LEXICAL_DIR).is_dir():
             return None
-        import bm25s
+        bm25s = _bm25s()
 
         retriever = bm25s.BM25.load(str(directory / LEXICAL_DIR), mmap=True)
         return cls(retriever, np.load(directory / LEXICAL_IDS))

@@ -28,8 +28,6 @@ def main(verbose: int) -> None:
     """Aside: context cards for the claims in news articles, from a self-hosted index."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    # bm25s sets its own logger to DEBUG; keep it at the level asked for.
-    logging.getLogger("bm25s").setLevel(max(level, logging.INFO))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
