@@ -118,8 +118,8 @@ def _run(
     _remove_remains(out)
     staged = out.with_name(f".{out.name}.tmp-{build_id}-{os.getpid()}")
     writer = StoreWriter(staged, model=model, dim=dim)
-    assembly = _Assembly(writer, previous, options)
     try:
+        assembly = _Assembly(writer, previous, options)
         # 2. Read each source (or the kept documents), cut new and changed records into
         #    passages, copy unchanged documents, drop duplicate passages; spool to SQLite.
         t0 = time.perf_counter()

@@ -174,3 +174,23 @@ def test_ivf_index_finds_what_exact_search_finds_and_records_its_recall(tmp_path
     # Hybrid search reads vectors back by id, which the IVF index must support.
     hybrid = search_texts(Store.open(out), embedder, queries, k=5)
     assert all(row and row[0].dense > 0 for row in hybrid)
+
+
+def test_updating_a_store_from_an_older_aside_says_to_rebuild_and_leaves_nothing_behind(tmp_path):
+    import sqlite3
+
+    docs_file, out = tmp_path / "docs.jsonl", tmp_path / "index"
+    _write_docs(docs_file, DOCS)
+    sources = [parse_spec(f"jsonl:{docs_file}")]
+    build(sources, out, FakeEmbedder())
+    # What a format-1 store looked like: no documents table (checksums updated to match).
+    with sqlite3.connect(out / "passages.sqlite") as db:
+        db.execute("DROP TABLE documents")
+    manifest = json.loads((out / "manifest.json").read_text())
+    from index.store import checksums
+
+    manifest["checksums"] = checksums(out)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(Exception, match="rebuild it once"):
+        update(sources, out, FakeEmbedder())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl", "index"]
