@@ -35,7 +35,11 @@ INDEX_TYPES = ("auto", "flat", "ivf")
 IVF_MIN_PASSAGES = 100_000
 TARGET_RECALL = 0.97
 _RECALL_QUERIES = 500
-_QUERY_COSINE = 0.75  # a recall query is a noisy copy of a stored vector, this close to it
+# A recall query is a stored vector plus random noise, this close to it. Random noise makes
+# easier queries than real ones at the same cosine: on a 207,000-passage index, real queries
+# (CheckThat! tweets, SciFact and LIAR claims) had recall@10 0.953 at nprobe 64 and 0.976 at
+# 128; noisy copies at cosine 0.4 gave 0.955 and 0.977, at 0.75 they gave 0.983 and 0.991.
+_QUERY_COSINE = 0.4
 _TRAIN_PER_LIST = 64
 _SEED = 1234
 
@@ -92,11 +96,11 @@ def make_index(
 def _tune_nprobe(
     ivf: Any, vectors: NDArray[np.float32], ids: NDArray[np.int64], rng: np.random.Generator
 ) -> tuple[int, float]:
-    """The smallest nprobe (a power of two) reaching TARGET_RECALL, and its recall@10.
+    """The smallest nprobe reaching TARGET_RECALL (or all lists), and its recall@10.
 
-    Queries are noisy copies of stored vectors (cosine ~0.75 with their origin,
-    the range where cards are shown), so a query's own vector does not make
-    recall look better than it is; the truth is exact search over all vectors.
+    Queries are noisy copies of stored vectors (see _QUERY_COSINE), so a query's
+    own vector does not make recall look better than it is; the truth is exact
+    search over all vectors.
     """
     n, dim = vectors.shape
     picks = rng.choice(n, size=min(n, _RECALL_QUERIES), replace=False)
@@ -108,15 +112,16 @@ def _tune_nprobe(
     exact.add(vectors)
     _, truth_pos = exact.search(queries, k)
     truth = [set(ids[row].tolist()) for row in truth_pos]
-    nprobe = 1
-    while True:
+    # Powers of two and the steps half way between them: 1, 2, 3, 4, 6, 8, 12, 16, 24, ...
+    steps = sorted({min(ivf.nlist, s) for p in range(16) for s in (2**p, 3 * 2**p // 2)} - {0})
+    for nprobe in steps:
         ivf.nprobe = nprobe
         _, found = ivf.search(queries, k)
         hits = sum(len(set(row.tolist()) & t) for row, t in zip(found, truth, strict=True))
         recall = hits / sum(len(t) for t in truth)
-        if recall >= TARGET_RECALL or nprobe >= ivf.nlist:
-            return nprobe, recall
-        nprobe = min(nprobe * 2, ivf.nlist)
+        if recall >= TARGET_RECALL:
+            break
+    return nprobe, recall
 
 
 
