@@ -6,7 +6,9 @@ Starts `gunicorn 'server:create_app()' --config gunicorn.conf.py` (the Procfile'
 command) on a free loopback port, waits until it is ready, then runs CLIENTS
 keep-alive connections that POST articles to /v1/context for SECONDS (each
 request a different arrangement of the bench article's paragraphs, so no two
-bodies are alike). Prints sustained requests per second, latency percentiles,
+bodies are alike, though their sentences repeat: with the search cache on,
+this measures answers from the cache; ``--no-cache`` makes every request
+embed and search all its sentences). Prints sustained requests per second, latency percentiles,
 errors, and the memory of the master and each worker at the start, every
 minute, and at the end. The per-address rate limit is turned off for the run:
 all the load comes from one address.
@@ -66,6 +68,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
+    parser.add_argument("--no-cache", action="store_true",
+                        help="Turn the search cache off, so every request is embedded and searched "
+                        "(the bodies repeat the bench article's sentences).")
     args = parser.parse_args()
     if not (args.index / "manifest.json").is_file():
         sys.exit(f"no index at {args.index}: run `make index` first")
@@ -73,6 +78,8 @@ def main() -> None:
     env = {**os.environ, "ASIDE_PORT": str(port), "ASIDE_HOST": "127.0.0.1",
            "ASIDE_INDEX_DIR": str(args.index), "WEB_CONCURRENCY": str(args.workers),
            "ASIDE_RATE_LIMIT_PER_ADDRESS": '""', "HF_HUB_OFFLINE": "1"}
+    if args.no_cache:
+        env["ASIDE_CACHE_SENTENCES"] = "0"
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "server:create_app()", "--config", "gunicorn.conf.py"],
@@ -87,7 +94,7 @@ def main() -> None:
         time.sleep(3 * args.workers)  # let every worker warm up
         bodies = _bodies(997)
         print(f"cores: {os.cpu_count()}; workers: {args.workers}; clients: {args.clients}; "
-              f"{args.seconds:.0f} s on 127.0.0.1:{port}")
+              f"search cache {'off' if args.no_cache else 'on'}; {args.seconds:.0f} s on 127.0.0.1:{port}")
         print(f"memory at start: {_snapshot(server.pid)}")
         latencies: list[float] = []
         errors: dict[str, int] = {}
