@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import http.client
+import itertools
 import json
 import os
 import re
@@ -42,12 +43,18 @@ from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
 
 
 def _statements(data: Path) -> Iterator[str]:
+    """LIAR's statements, each once; then again with a round number, so text stays new."""
+    statements = []
     for split in ("test", "valid", "train"):
         with gzip.open(data / "liar" / f"{split}.tsv.gz", "rt", encoding="utf-8") as rows:
             for line in rows:
                 cols = line.split("\t")
                 if len(cols) > 2 and len(cols[2].split()) >= 6:
-                    yield cols[2].strip()
+                    statements.append(cols[2].strip())
+    yield from statements
+    for round_number in itertools.count(2):
+        for statement in statements:
+            yield f"{statement} (Round {round_number}.)"
 
 
 def _body(sentences: list[str]) -> bytes:

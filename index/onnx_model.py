@@ -147,6 +147,7 @@ class OnnxEmbedder:
         self._directory = directory
         self._threads = threads
         self._lock = threading.Lock()
+        self._run_lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
         self._pid = 0
@@ -191,5 +192,8 @@ class OnnxEmbedder:
                 "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
             }
-            out[start:start + len(encodings)] = session.run(None, feed)[0]
+            # One run at a time: each already uses every core it was given, and
+            # concurrent runs only slow each other down.
+            with self._run_lock:
+                out[start:start + len(encodings)] = session.run(None, feed)[0]
         return out
