@@ -113,11 +113,10 @@ def load_embedder(*, backend: str = "torch", model_path: str = "", threads: int 
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend != "torch":
-        from index.onnx_model import META_FILE, OnnxEmbedder
+        from index.onnx_model import OnnxEmbedder, is_current
 
-        exported = bool(onnx_dir) and (Path(onnx_dir) / META_FILE).is_file()
-        if backend == "onnx" or (exported and not model_path):
+        if backend == "onnx" or (not model_path and onnx_dir and is_current(Path(onnx_dir))):
             return OnnxEmbedder(Path(onnx_dir), threads=threads)
-        logger.info("no ONNX export at %s; embedding with sentence-transformers "
+        logger.info("no current ONNX export at %s; embedding with sentence-transformers "
                     "(`aside model export` makes one)", onnx_dir)
     return SentenceTransformerEmbedder(Path(model_path) if model_path else None, threads=threads)

@@ -34,7 +34,7 @@ from index.embed import PACKAGED_MODEL_NAME, packaged_model_path
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["META_FILE", "MIN_COSINE", "ExportReport", "OnnxEmbedder", "export"]
+__all__ = ["META_FILE", "MIN_COSINE", "ExportReport", "OnnxEmbedder", "export", "is_current"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,23 @@ def _digest(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _stamp(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns]
+
+
+def is_current(directory: Path, model_path: Path | None = None) -> bool:
+    """Whether ``directory`` holds an export of the model installed now (a cheap check)."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    source = model_path or packaged_model_path()
+    weights = next((source / n for n in ("model.safetensors", "pytorch_model.bin")
+                    if (source / n).is_file()), None)
+    return weights is not None and meta.get("weights_stamp") == _stamp(weights)
 
 
 def export(out: Path, model_path: Path | None = None) -> ExportReport:
@@ -116,7 +133,8 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
                         if (source / n).is_file()), None)
         meta = {"name": PACKAGED_MODEL_NAME if model_path is None else source.name,
                 "dim": int(reference.get_embedding_dimension()), "max_length": max_length,
-                "source": str(source), "weights_sha256": _digest(weights) if weights else None}
+                "source": str(source), "weights_sha256": _digest(weights) if weights else None,
+                "weights_stamp": _stamp(weights) if weights else None}
         (staged / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         # Refuse an export whose vectors differ from the reference path.
         probe = OnnxEmbedder(staged, threads=1).encode(list(_PROBES))

@@ -43,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "EMBED_BACKEND",
-        "torch",
+        "auto",
         "How sentences are embedded: `torch` (sentence-transformers), `onnx` (the model exported "
         "by `aside model export`, run with onnxruntime) or `auto` (onnx when exported, else torch).",
     ),

@@ -181,4 +181,4 @@ def model_export(out: Path | None) -> None:
         raise click.ClickException(f"export failed: {exc}") from exc
     click.echo(f"Exported the model to {report.directory} in {report.seconds:.1f} s; "
                f"vectors match sentence-transformers (lowest cosine {report.min_cosine:.6f}).")
-    click.echo("Serve with it: ASIDE_EMBED_BACKEND=onnx (or auto).")
+    click.echo("The service uses it (ASIDE_EMBED_BACKEND=auto, the default) from its next start.")

@@ -85,3 +85,21 @@ def test_onnx_export_gives_the_same_vectors_as_sentence_transformers(model, tmp_
         got = onnx.encode(sentences, batch_size=batch_size)
         assert got.dtype == np.float32 and got.shape == expected.shape
         assert float((got * expected).sum(axis=1).min()) >= 0.999
+
+
+def test_auto_backend_takes_a_current_export_and_otherwise_torch(tmp_path):
+    import json as _json
+
+    from index.embed import SentenceTransformerEmbedder, load_embedder
+    from index.onnx_model import OnnxEmbedder, export
+
+    assert isinstance(load_embedder(backend="auto", onnx_dir=str(tmp_path / "none")),
+                      SentenceTransformerEmbedder)
+    directory = export(tmp_path / "onnx").directory
+    assert isinstance(load_embedder(backend="auto", onnx_dir=str(directory)), OnnxEmbedder)
+    meta = _json.loads((directory / "meta.json").read_text())
+    meta["weights_stamp"] = [1, 2]  # an export of other weights than those installed now
+    (directory / "meta.json").write_text(_json.dumps(meta))
+    assert isinstance(load_embedder(backend="auto", onnx_dir=str(directory)), SentenceTransformerEmbedder)
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        load_embedder(backend="tensorflow")
