@@ -35,6 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from large_index import _memory  # noqa: E402
 from latency import ARTICLE, _percentile  # noqa: E402
 
 _HOLDER = """
@@ -51,14 +52,6 @@ print("ready", flush=True)
 time.sleep(600)
 """
 
-
-def _memory(pid: int) -> tuple[float, float]:
-    values = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("Rss", "Pss"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["Rss"], values["Pss"]
 
 
 def _queries(data: Path, embedder) -> np.ndarray:

@@ -14,7 +14,6 @@ embedder serve with the other.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from index.embed import PACKAGED_MODEL_NAME, packaged_model_path
+from index.store import file_sha256
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -58,13 +58,6 @@ class ExportReport:
     seconds: float
     min_cosine: float
 
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stamp(path: Path) -> list[int]:
@@ -133,7 +126,7 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
                         if (source / n).is_file()), None)
         meta = {"name": PACKAGED_MODEL_NAME if model_path is None else source.name,
                 "dim": int(reference.get_embedding_dimension()), "max_length": max_length,
-                "source": str(source), "weights_sha256": _digest(weights) if weights else None,
+                "source": str(source), "weights_sha256": file_sha256(weights) if weights else None,
                 "weights_stamp": _stamp(weights) if weights else None}
         (staged / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
         # Refuse an export whose vectors differ from the reference path.

@@ -49,6 +49,8 @@ __all__ = [
     "StoreError",
     "StoreMismatchError",
     "check_target",
+    "checksums",
+    "file_sha256",
     "new_build_id",
     "publish",
 ]
@@ -123,13 +125,13 @@ def new_build_id() -> str:
 def checksums(directory: Path) -> dict[str, str]:
     """SHA-256 of every file of the store but the manifest, by path relative to the store."""
     return {
-        path.relative_to(directory).as_posix(): _sha256(path)
+        path.relative_to(directory).as_posix(): file_sha256(path)
         for path in sorted(directory.rglob("*"))
         if path.is_file() and path.name != MANIFEST_FILE
     }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -199,7 +201,7 @@ class Store:
             path = directory / name
             if not path.is_file():
                 raise StoreError(f"{directory}: missing {name}")
-            if verify and _sha256(path) != manifest.checksums.get(name):
+            if verify and file_sha256(path) != manifest.checksums.get(name):
                 raise StoreError(f"{directory}: checksum of {name} does not match the manifest")
         # faiss-cpu 1.15 uses BLAS only from 128,000 queries on; below that its generic
         # kernel is slow here: 40 queries over 36k vectors took 60 ms, 13 ms with BLAS.
