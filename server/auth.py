@@ -27,7 +27,10 @@ from flask import Flask, current_app, g, request
 
 from server.errors import Unauthorized
 
-__all__ = ["KeyRing", "hash_key", "init_app", "key_id", "new_key", "request_key_id"]
+__all__ = [
+    "KeyRing", "hash_key", "init_app", "is_protected", "key_id", "new_key", "presented_key",
+    "request_key_id",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +127,8 @@ class KeyRing:
         return None
 
 
-def _presented_key() -> str | None:
+def presented_key() -> str | None:
+    """The key the request presents, valid or not: ``X-API-Key`` or ``Authorization: Bearer``."""
     key = request.headers.get("X-API-Key")
     if key:
         return key.strip()
@@ -138,12 +142,17 @@ def request_key_id() -> str | None:
     return found
 
 
+def is_protected() -> bool:
+    """Whether this request is to the API proper (/v1/, not a CORS preflight)."""
+    return request.path.startswith(_PROTECTED) and request.method != "OPTIONS"
+
+
 def _check() -> None:
     ring: KeyRing = current_app.extensions["aside_keys"]
-    if not ring.enabled or not request.path.startswith(_PROTECTED) or request.method == "OPTIONS":
+    if not ring.enabled or not is_protected():
         return
     ring.refresh()
-    key = _presented_key()
+    key = presented_key()
     if not key:
         raise Unauthorized("this service needs an API key: send it in the X-API-Key header")
     hashed = ring.match(key)

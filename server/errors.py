@@ -32,6 +32,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
+    "error_response",
     "init_app",
 ]
 
@@ -99,7 +100,8 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
-def _respond(error: ApiError) -> Response:
+def error_response(error: ApiError) -> Response:
+    """The JSON answer for an error (and its code noted for the access log and metrics)."""
     if has_request_context():
         g.aside_error_code = error.code  # for the access log and the metrics
     response = jsonify(error.to_dict())
@@ -108,9 +110,7 @@ def _respond(error: ApiError) -> Response:
 
 
 def _from_http(exc: HTTPException) -> Response | WerkzeugResponse:
-    if exc.response is not None:  # built by whoever raised it (e.g. the 429 of server.limits)
-        if has_request_context() and exc.code == TooManyRequests.status:
-            g.aside_error_code = TooManyRequests.code
+    if exc.response is not None:  # built with error_response by whoever raised it (server.limits)
         return exc.response
     status = exc.code or 500
     cls = _BY_STATUS.get(status)
@@ -119,7 +119,7 @@ def _from_http(exc: HTTPException) -> Response | WerkzeugResponse:
         error.status, error.code = status, exc.name.lower().replace(" ", "_")
     else:
         error = cls(exc.description or exc.name)
-    response = _respond(error)
+    response = error_response(error)
     if status == 405 and exc.get_response().headers.get("Allow"):
         response.headers["Allow"] = exc.get_response().headers["Allow"]
     return response
@@ -128,11 +128,11 @@ def _from_http(exc: HTTPException) -> Response | WerkzeugResponse:
 def _unexpected(exc: Exception) -> Response:
     # A bug: log it (with the traceback, never the request body) and answer 500.
     logger.exception("unhandled error: %s", type(exc).__name__)
-    return _respond(ApiError("internal error; the operator's log has the details"))
+    return error_response(ApiError("internal error; the operator's log has the details"))
 
 
 def init_app(app: Flask) -> None:
     """Answer every error, ours or Werkzeug's, with the JSON error shape."""
-    app.register_error_handler(ApiError, _respond)
+    app.register_error_handler(ApiError, error_response)
     app.register_error_handler(HTTPException, _from_http)
     app.register_error_handler(Exception, _unexpected)

@@ -14,41 +14,36 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from limits.errors import ConfigurationError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server.errors import TooManyRequests
+from server.auth import is_protected, presented_key
+from server.errors import TooManyRequests, error_response
 
 __all__ = ["init_app"]
-
-_PROTECTED = "/v1/"
-
 
 def _address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _presented_key() -> str:
+def _key_bucket() -> str:
     """A name for the key the request presents (valid or not): a hash prefix, never the key."""
-    key = request.headers.get("X-API-Key") or request.headers.get("Authorization", "")
-    return hashlib.sha256(key.strip().encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256((presented_key() or "").encode("utf-8")).hexdigest()[:16]
 
 
 def _not_api() -> bool:
-    return not request.path.startswith(_PROTECTED) or request.method == "OPTIONS"
+    return not is_protected()
 
 
 def _no_key() -> bool:
-    return _not_api() or not (request.headers.get("X-API-Key") or request.headers.get("Authorization"))
+    return not is_protected() or presented_key() is None
 
 
 def _breach(limit: RequestLimit) -> Response:
     retry = max(1, int(limit.reset_at - time.time()))  # reset_at is already rounded up
-    error = TooManyRequests(f"rate limit of {limit.limit} reached; retry in {retry} s")
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
+    response = error_response(TooManyRequests(f"rate limit of {limit.limit} reached; retry in {retry} s"))
     response.headers["Retry-After"] = str(retry)
     return response
 
@@ -63,7 +58,7 @@ def init_app(app: Flask) -> None:
         limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_ADDRESS"], key_function=_address,
                             scope="address", exempt_when=_not_api, on_breach=_breach))
     if app.config["RATE_LIMIT_PER_KEY"]:
-        limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_KEY"], key_function=_presented_key,
+        limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_KEY"], key_function=_key_bucket,
                             scope="key", exempt_when=_no_key, on_breach=_breach))
     try:
         # An unreachable Redis falls back to counting in memory (logged) rather than failing
