@@ -12,7 +12,7 @@ import click
 
 from index import settings
 from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, load_embedder
 from index.search import search_texts
 from index.sources import DEFAULT_SPECS, Source, parse_spec
 from index.store import Store, StoreError
@@ -28,10 +28,9 @@ def make_embedder(obj: Any) -> Embedder:
     if isinstance(obj, dict) and obj.get("embedder") is not None:
         embedder: Embedder = obj["embedder"]
         return embedder
-    path = settings.get("MODEL_PATH")
-    return SentenceTransformerEmbedder(
-        Path(path) if path else None, threads=int(settings.get("TORCH_THREADS"))
-    )
+    # Builds and the other commands keep sentence-transformers (the service may use ONNX).
+    return load_embedder(backend="torch", model_path=settings.get("MODEL_PATH"),
+                         threads=int(settings.get("TORCH_THREADS")))
 
 
 def _open_store(directory: Path, embedder: Embedder | None = None) -> Store:

@@ -60,6 +60,12 @@ class ExportReport:
 
 
 
+def _weights(model_dir: Path) -> Path | None:
+    """The weights file of a model directory (what an export is an export of)."""
+    return next((model_dir / n for n in ("model.safetensors", "pytorch_model.bin")
+                 if (model_dir / n).is_file()), None)
+
+
 def _stamp(path: Path) -> list[int]:
     info = path.stat()
     return [info.st_size, info.st_mtime_ns]
@@ -71,9 +77,7 @@ def is_current(directory: Path, model_path: Path | None = None) -> bool:
         meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    source = model_path or packaged_model_path()
-    weights = next((source / n for n in ("model.safetensors", "pytorch_model.bin")
-                    if (source / n).is_file()), None)
+    weights = _weights(model_path or packaged_model_path())
     return weights is not None and meta.get("weights_stamp") == _stamp(weights)
 
 
@@ -122,8 +126,7 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
                 opset_version=17, dynamo=False,
             )
         shutil.copyfile(source / TOKENIZER_FILE, staged / TOKENIZER_FILE)
-        weights = next((source / n for n in ("model.safetensors", "pytorch_model.bin")
-                        if (source / n).is_file()), None)
+        weights = _weights(source)
         meta = {"name": PACKAGED_MODEL_NAME if model_path is None else source.name,
                 "dim": int(reference.get_embedding_dimension()), "max_length": max_length,
                 "source": str(source), "weights_sha256": file_sha256(weights) if weights else None,
