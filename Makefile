@@ -1,5 +1,5 @@
 # The two set-up commands from the README:
-#   make serve   create .venv, install, build the default index if it is missing, serve
+#   make serve   create .venv, install, build the default index and export the model if missing, serve
 #   make test    create .venv, install (Chromium and the extension's npm packages too), run all tests
 PYTHON ?= python3
 VENV := .venv
