@@ -7,7 +7,7 @@ The lexical index lives in the store directory (``bm25/``) beside ``index.faiss`
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +72,8 @@ class LexicalIndex:
     def __init__(self, retriever: Any, ids: NDArray[np.int64]) -> None:
         self._retriever = retriever
         self.ids = ids
-        self._position = {int(i): n for n, i in enumerate(ids)}
+        self._order = np.argsort(ids, kind="stable")
+        self._sorted = ids[self._order]
 
     @classmethod
     def load(cls, directory: Path) -> LexicalIndex | None:
@@ -86,10 +87,19 @@ class LexicalIndex:
 
     def scores(self, query: str) -> NDArray[np.float32]:
         """BM25 score of every passage (in ``ids`` order) for one query."""
-        tokens = tokenize([query])[0]
-        if not tokens:
-            return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        return next(self.scores_many([query]))
 
-    def position(self, passage_id: int) -> int | None:
-        return self._position.get(passage_id)
+    def scores_many(self, queries: Sequence[str]) -> Iterator[NDArray[np.float32]]:
+        """BM25 scores of every passage (in ``ids`` order) for each query in turn."""
+        for tokens in tokenize(queries):
+            if not tokens:
+                yield np.zeros(len(self.ids), dtype=np.float32)
+            else:
+                yield np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+
+    def positions(self, passage_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The position in ``ids`` of each passage id; -1 for ids this index lacks."""
+        if not len(self._sorted):
+            return np.full(len(passage_ids), -1, dtype=np.int64)
+        found = np.minimum(np.searchsorted(self._sorted, passage_ids), len(self._sorted) - 1)
+        return np.where(self._sorted[found] == passage_ids, self._order[found], -1).astype(np.int64)

@@ -42,6 +42,9 @@ META_FILE = "meta.json"
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 MIN_COSINE = 0.999
+# Texts per onnxruntime run (sorted by length), for 40 news sentences on 2 cores,
+# median of 59 articles, interleaved: 4: 161 ms, 8: 158, 12: 155, 16: 160, 24: 173, 40: 247.
+RUN_SIZE = 12
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PROBES = (
     "Mexico is the largest supplier of fentanyl seized at the US border.",
@@ -185,29 +188,43 @@ class OnnxEmbedder:
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = self._threads or (os.cpu_count() or 1)
                 options.inter_op_num_threads = 1
+                # Idle threads sleep instead of spinning: a spinning pool took the cores
+                # that FAISS and BM25 needed right after each run.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = onnxruntime.InferenceSession(
                     str(self._directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(self._directory / TOKENIZER_FILE))
                 tokenizer.enable_truncation(int(self._meta["max_length"]))
-                tokenizer.enable_padding()
+                tokenizer.no_padding()  # each run is padded to its own longest text
                 self._tokenizer, self._pid = tokenizer, os.getpid()
             return self._session, self._tokenizer
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:
-        """Embed texts into an (n, dim) float32 array of unit vectors."""
+        """Embed texts into an (n, dim) float32 array of unit vectors.
+
+        Texts are run in order of length, at most ``RUN_SIZE`` (and ``batch_size``)
+        at a time, each run padded only to its own longest text: a news article's
+        sentences range from 10 to 60 tokens, and padding them all to the longest
+        cost a third of the time (40 sentences: 247 ms in one run, 155 ms sorted in runs of 12).
+        """
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         session, tokenizer = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        size = max(1, min(batch_size, RUN_SIZE))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            encodings = tokenizer.encode_batch(list(texts[start:start + batch_size]))
-            feed = {
-                "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-            }
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            width = max(len(encodings[i].ids) for i in rows)
+            feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in _INPUTS}
+            for n, i in enumerate(rows):
+                e = encodings[i]
+                feed["input_ids"][n, :len(e.ids)] = e.ids
+                feed["attention_mask"][n, :len(e.ids)] = e.attention_mask
+                feed["token_type_ids"][n, :len(e.ids)] = e.type_ids
             # One run at a time: each already uses every core it was given, and
             # concurrent runs only slow each other down.
             with self._run_lock:
-                out[start:start + len(encodings)] = session.run(None, feed)[0]
+                out[rows] = session.run(None, feed)[0]
         return out

@@ -12,6 +12,7 @@ article and one threshold can be calibrated for all of them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -70,31 +71,39 @@ def search(
     if options.mode == "lexical" and lexical is None:
         raise ValueError(f"{store.directory} has no lexical index; rebuild it")
     depth = max(k, options.candidates)
-    top = store.search(vectors, depth) if options.mode != "lexical" else None
-    ranked: list[list[tuple[int, float, float, float]]] = []
-    for row, query in enumerate(queries):
-        dense: dict[int, float] = {}
-        if top is not None:
-            cos_top, ids_top = top
-            dense = {int(i): float(c) for i, c in zip(ids_top[row], cos_top[row], strict=True) if i >= 0}
-        bm25: dict[int, float] = {}
-        if lexical is not None:
-            all_scores = lexical.scores(query)
-            # Only passages sharing a word score above zero: rank those, not all of them.
-            best = np.flatnonzero(all_scores)
-            if len(best) > depth:
-                best = best[np.argpartition(-all_scores[best], depth)[:depth]]
-            bm25 = {int(lexical.ids[p]): float(all_scores[p]) for p in best}
-            for pid in dense.keys() - bm25.keys():
-                position = lexical.position(pid)
-                bm25[pid] = float(all_scores[position]) if position is not None else 0.0
-        missing = [pid for pid in bm25 if pid not in dense]
-        if missing and options.mode != "lexical":
-            for pid, cos in zip(missing, store.vectors(missing) @ vectors[row], strict=True):
-                dense[pid] = float(cos)
-        fused = [_fuse(pid, dense.get(pid, 0.0), bm25.get(pid, 0.0), options)
-                 for pid in dense.keys() | bm25.keys()]
-        ranked.append(sorted(fused, key=lambda t: t[1], reverse=True)[:k])
+    dense_ids, dense_cos = _dense(store, vectors, depth) if options.mode != "lexical" else ([], [])
+    lexical_scores = (lexical.scores_many(queries) if lexical is not None
+                      else itertools.repeat(None, len(queries)))
+    # Per query: the union of both rankings' candidates with both scores for each.
+    candidates: list[tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]] = []
+    for row, all_scores in enumerate(lexical_scores):
+        ids = dense_ids[row] if options.mode != "lexical" else np.zeros(0, dtype=np.int64)
+        if lexical is None or all_scores is None:
+            candidates.append((ids, dense_cos[row], np.zeros(len(ids), dtype=np.float32)))
+            continue
+        # Only passages sharing a word score above zero: rank those, not all of them.
+        best = np.flatnonzero(all_scores)
+        if len(best) > depth:
+            best = best[np.argpartition(-all_scores[best], depth)[:depth]]
+        lexical_only = np.setdiff1d(lexical.ids[best], ids, assume_unique=True)
+        union = np.concatenate([ids, lexical_only])
+        positions = lexical.positions(union)
+        bm25 = np.where(positions >= 0, all_scores[positions], 0.0).astype(np.float32)
+        cos = np.zeros(len(union), dtype=np.float32)
+        if options.mode != "lexical":
+            cos[:len(ids)] = dense_cos[row]
+        candidates.append((union, cos, bm25))
+    if options.mode != "lexical":
+        # Passages found by BM25 alone: their cosine from the stored vectors, one read for all.
+        wanted = [(row, len(dense_ids[row])) for row in range(len(queries))]
+        missing = [candidates[row][0][start:] for row, start in wanted]
+        if sum(len(m) for m in missing):
+            stored = store.vectors(np.concatenate(missing))
+            offset = 0
+            for (row, start), ids in zip(wanted, missing, strict=True):
+                candidates[row][1][start:] = stored[offset:offset + len(ids)] @ vectors[row]
+                offset += len(ids)
+    ranked = [_fuse(ids, cos, bm25, k, options) for ids, cos, bm25 in candidates]
     passages = store.passages(pid for row in ranked for pid, *_ in row)
     return [
         [Hit(passages[pid], score, cos, lex) for pid, score, cos, lex in row if pid in passages]
@@ -102,14 +111,29 @@ def search(
     ]
 
 
-def _fuse(pid: int, cos: float, bm25: float, options: SearchOptions) -> tuple[int, float, float, float]:
+def _dense(store: Store, vectors: NDArray[np.float32], depth: int
+           ) -> tuple[list[NDArray[np.int64]], list[NDArray[np.float32]]]:
+    """Each query's dense candidates (ids, cosines), padding dropped."""
+    cos_top, ids_top = store.search(vectors, depth)
+    keep = ids_top >= 0
+    return ([ids_top[r][keep[r]] for r in range(len(ids_top))],
+            [cos_top[r][keep[r]] for r in range(len(cos_top))])
+
+
+def _fuse(ids: NDArray[np.int64], cos: NDArray[np.float32], bm25: NDArray[np.float32], k: int,
+          options: SearchOptions) -> list[tuple[int, float, float, float]]:
+    """The k best candidates by fused score: (id, score, cosine, saturated BM25), best first."""
+    cos, bm25 = cos.astype(np.float64), bm25.astype(np.float64)
     saturated = bm25 / (bm25 + options.saturation)
     if options.mode == "dense":
-        return pid, cos, cos, saturated
-    if options.mode == "lexical":
-        return pid, saturated, cos, saturated
-    w = options.lexical_weight
-    return pid, (1 - w) * cos + w * saturated, cos, saturated
+        score = cos
+    elif options.mode == "lexical":
+        score = saturated
+    else:
+        score = (1 - options.lexical_weight) * cos + options.lexical_weight * saturated
+    # Stable on ties, in candidate order (dense ranking first), like a sort of the union.
+    top = np.argsort(-score, kind="stable")[:k]
+    return [(int(ids[i]), float(score[i]), float(cos[i]), float(saturated[i])) for i in top]
 
 
 def search_texts(
