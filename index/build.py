@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import sqlite3
 import time
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from index.chunk import Deduper, chunk
@@ -31,6 +36,9 @@ from index.sources import Source, SourceStats
 from index.store import Document, Manifest, Store, check_target, new_build_id, publish
 from index.text import content_hash
 from index.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["BuildError", "BuildOptions", "BuildReport", "build", "remove", "update"]
 
@@ -51,6 +59,8 @@ class BuildOptions:
     embed_step: int = 256
     index_type: str = "auto"
     progress: bool = False
+    # Embedding processes; each gets an equal share of the cores (1: this process, all cores).
+    workers: int = 1
 
 
 @dataclass
@@ -188,6 +198,77 @@ def _alive(pid: int) -> bool:
     return True
 
 
+class _Encoder:
+    """Embeds batches in this process, or in ``workers`` processes sharing the cores.
+
+    ``submit`` hands over a batch and returns the batches that are done, in order;
+    ``drain`` waits for the rest. With workers, a few batches per worker are in
+    flight while this process reads the next ones from SQLite.
+    """
+
+    def __init__(self, embedder: Embedder | None, options: BuildOptions) -> None:
+        self._embedder = embedder
+        self._options = options
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[tuple[list[int], Future[NDArray[np.float32]]]] = deque()
+
+    def __enter__(self) -> _Encoder:
+        workers = self._options.workers
+        if workers > 1 and self._embedder is not None:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            copy = getattr(self._embedder, "for_workers", None)
+            embedder = copy(threads) if copy is not None else self._embedder
+            # spawn, not fork: torch's and onnxruntime's thread pools do not survive a fork.
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker, initargs=(embedder, threads))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, ids: list[int], texts: list[str]) -> Iterator[tuple[list[int], NDArray[np.float32]]]:
+        if not ids:
+            return
+        batch = self._options.encode_batch
+        if self._pool is None:
+            assert self._embedder is not None
+            yield ids, self._embedder.encode(texts, batch_size=batch)
+            return
+        self._pending.append((ids, self._pool.submit(_encode_in_worker, texts, batch)))
+        in_flight = 2 * self._options.workers
+        while len(self._pending) > in_flight or (self._pending and self._pending[0][1].done()):
+            done_ids, future = self._pending.popleft()
+            yield done_ids, self._result(future)
+
+    def drain(self) -> Iterator[tuple[list[int], NDArray[np.float32]]]:
+        while self._pending:
+            done_ids, future = self._pending.popleft()
+            yield done_ids, self._result(future)
+
+    @staticmethod
+    def _result(future: Future[NDArray[np.float32]]) -> NDArray[np.float32]:
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            raise BuildError(f"an embedding worker died: {exc}") from exc
+
+
+_worker_embedder: Embedder | None = None
+
+
+def _start_worker(embedder: Embedder, threads: int) -> None:
+    global _worker_embedder
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    _worker_embedder = embedder
+
+
+def _encode_in_worker(texts: list[str], batch_size: int) -> NDArray[np.float32]:
+    assert _worker_embedder is not None
+    return _worker_embedder.encode(texts, batch_size=batch_size)
+
+
 class _Assembly:
     """The passages of a new build, and what they mean against the previous build."""
 
@@ -276,7 +357,8 @@ class _Assembly:
     def embed(self, embedder: Embedder | None) -> None:
         total = self.writer.count()
         with tqdm(total=total, desc="embed", unit=" passages",
-                  disable=None if self.options.progress else True) as bar:
+                  disable=None if self.options.progress else True) as bar, \
+                _Encoder(embedder, self.options) as encoder:
             for ids, texts in self.writer.iter_embed_texts(self.options.embed_step):
                 old = [self.reusable.get(content_hash(t)) for t in texts]
                 reuse = [(i, o) for i, o in zip(ids, old, strict=True) if o is not None]
@@ -284,13 +366,16 @@ class _Assembly:
                 if reuse and self.previous is not None:
                     self.writer.add_vectors([i for i, _ in reuse],
                                             self.previous.vectors([o for _, o in reuse]))
-                if fresh:
-                    if embedder is None:
-                        raise BuildError(f"{len(fresh)} passages have no vector and no model was given")
-                    vectors = embedder.encode([t for _, t in fresh], batch_size=self.options.encode_batch)
-                    self.writer.add_vectors([i for i, _ in fresh], vectors)
+                if fresh and embedder is None:
+                    raise BuildError(f"{len(fresh)} passages have no vector and no model was given")
+                for done_ids, vectors in encoder.submit([i for i, _ in fresh], [t for _, t in fresh]):
+                    self.writer.add_vectors(done_ids, vectors)
+                    bar.update(len(done_ids))
                 self.passages["embedded"] += len(fresh)
-                bar.update(len(ids))
+                bar.update(len(reuse))
+            for done_ids, vectors in encoder.drain():
+                self.writer.add_vectors(done_ids, vectors)
+                bar.update(len(done_ids))
         logger.info("vectors: %d embedded, %d reused from the previous build",
                     self.passages["embedded"], total - self.passages["embedded"])
 

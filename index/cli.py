@@ -76,8 +76,9 @@ def _sources(specs: tuple[str, ...], sources_file: Path | None) -> list[Source]:
     return sources
 
 
-def _build_options(max_sentences: int, index_type: str) -> BuildOptions:
-    return BuildOptions(max_sentences=max_sentences, index_type=index_type, progress=True)
+def _build_options(max_sentences: int, index_type: str, workers: int) -> BuildOptions:
+    return BuildOptions(max_sentences=max_sentences, index_type=index_type, progress=True,
+                        workers=workers)
 
 
 _max_sentences = click.option(
@@ -90,6 +91,13 @@ _index_type = click.option(
 )
 
 
+_workers = click.option(
+    "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Embedding processes, each with an equal share of the cores (1: one process using "
+    "all of them). `--workers $(nproc)` runs one single-threaded model per core.",
+)
+
+
 @index_group.command("build")
 @click.option(
     "--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
@@ -98,16 +106,17 @@ _index_type = click.option(
 @_source_options
 @_max_sentences
 @_index_type
+@_workers
 @click.pass_context
 def build_command(
     ctx: click.Context, out: Path, specs: tuple[str, ...], sources_file: Path | None,
-    max_sentences: int, index_type: str,
+    max_sentences: int, index_type: str, workers: int,
 ) -> None:
     """Build an index store from sources (default: the Factbook and Wikipedia summaries)."""
     sources = _sources(specs, sources_file) or [parse_spec(s) for s in DEFAULT_SPECS]
     embedder = make_embedder(ctx.obj)
     report = _attempt("build", out, lambda: build(sources, out, embedder,
-                                                    _build_options(max_sentences, index_type)))
+                                                    _build_options(max_sentences, index_type, workers)))
     _echo_report(f"Built index {report.manifest.build_id} at {out}", report)
 
 
@@ -116,10 +125,11 @@ def build_command(
 @_source_options
 @_max_sentences
 @_index_type
+@_workers
 @click.pass_context
 def update_command(
     ctx: click.Context, directory: Path, specs: tuple[str, ...], sources_file: Path | None,
-    max_sentences: int, index_type: str,
+    max_sentences: int, index_type: str, workers: int,
 ) -> None:
     """Re-read the sources and bring the store up to date, embedding only new or changed text.
 
@@ -130,7 +140,7 @@ def update_command(
         raise click.UsageError("say which sources the index is built from: --sources FILE or --source SPEC")
     embedder = make_embedder(ctx.obj)
     report = _attempt("update", directory, lambda: update(
-        sources, directory, embedder, _build_options(max_sentences, index_type)))
+        sources, directory, embedder, _build_options(max_sentences, index_type, workers)))
     _echo_report(f"Updated index at {directory}: build {report.manifest.build_id}", report)
 
 

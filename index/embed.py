@@ -63,6 +63,16 @@ class SentenceTransformerEmbedder:
     def name(self) -> str:
         return self._path.name if self._path else PACKAGED_MODEL_NAME
 
+    def for_workers(self, threads: int) -> SentenceTransformerEmbedder:
+        """An unloaded copy using ``threads`` threads, to send to another process."""
+        return SentenceTransformerEmbedder(self._path, threads=threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self._path, "threads": self._threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], threads=state["threads"])  # type: ignore[misc]
+
     @property
     def dim(self) -> int:
         return int(self.load().get_embedding_dimension())

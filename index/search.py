@@ -123,17 +123,17 @@ def _dense(store: Store, vectors: NDArray[np.float32], depth: int
 def _fuse(ids: NDArray[np.int64], cos: NDArray[np.float32], bm25: NDArray[np.float32], k: int,
           options: SearchOptions) -> list[tuple[int, float, float, float]]:
     """The k best candidates by fused score: (id, score, cosine, saturated BM25), best first."""
-    cos, bm25 = cos.astype(np.float64), bm25.astype(np.float64)
-    saturated = bm25 / (bm25 + options.saturation)
+    cosine, lexical = cos.astype(np.float64), bm25.astype(np.float64)
+    saturated = lexical / (lexical + options.saturation)
     if options.mode == "dense":
-        score = cos
+        score = cosine
     elif options.mode == "lexical":
         score = saturated
     else:
-        score = (1 - options.lexical_weight) * cos + options.lexical_weight * saturated
+        score = (1 - options.lexical_weight) * cosine + options.lexical_weight * saturated
     # Stable on ties, in candidate order (dense ranking first), like a sort of the union.
     top = np.argsort(-score, kind="stable")[:k]
-    return [(int(ids[i]), float(score[i]), float(cos[i]), float(saturated[i])) for i in top]
+    return [(int(ids[i]), float(score[i]), float(cosine[i]), float(saturated[i])) for i in top]
 
 
 def search_texts(

@@ -217,7 +217,7 @@ class Store:
         scores, ids = self._index.search(np.ascontiguousarray(vectors, dtype=np.float32), k)
         return scores, ids
 
-    def vectors(self, ids: Sequence[int]) -> NDArray[np.float32]:
+    def vectors(self, ids: Sequence[int] | NDArray[np.int64]) -> NDArray[np.float32]:
         """The stored (unit) vectors of the given passage ids, one row each."""
         if not len(ids):
             return np.zeros((0, self.manifest.dim), dtype=np.float32)

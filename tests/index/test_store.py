@@ -127,3 +127,39 @@ def test_an_open_store_keeps_answering_from_its_own_build_after_a_new_one_is_pub
     thread.join()
     assert found == before, "a new thread of the old store still reads the old build"
     assert Store.open(out).passages(ids) != before
+
+
+class _DyingEmbedder(FakeEmbedder):
+    """Kills the worker process it runs in, as the out-of-memory killer would."""
+
+    def encode(self, texts, *, batch_size=64):
+        import os
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_build_with_embedding_workers_writes_the_same_store(tmp_path):
+    from index.build import BuildOptions
+
+    one = build(fixture_sources(), tmp_path / "one", FakeEmbedder(),
+                BuildOptions(embed_step=16)).manifest
+    two = build(fixture_sources(), tmp_path / "two", FakeEmbedder(),
+                BuildOptions(embed_step=16, workers=2)).manifest
+    assert one.passages == two.passages > 32  # several batches went through the workers
+    a, b = Store.open(tmp_path / "one"), Store.open(tmp_path / "two")
+    ids = list(range(1, one.passages + 1))
+    assert [p.text for p in a.passages(ids).values()] == [p.text for p in b.passages(ids).values()]
+    np.testing.assert_array_equal(a.vectors(ids), b.vectors(ids))
+
+
+def test_a_dead_embedding_worker_fails_the_build_and_publishes_nothing(tmp_path):
+    from index.build import BuildOptions
+
+    build(fixture_sources(), tmp_path / "store", FakeEmbedder())
+    before = Store.open(tmp_path / "store").manifest.build_id
+    with pytest.raises(BuildError, match="embedding worker died"):
+        build(fixture_sources(), tmp_path / "store", _DyingEmbedder(),
+              BuildOptions(embed_step=16, workers=2))
+    assert Store.open(tmp_path / "store").manifest.build_id == before
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]
