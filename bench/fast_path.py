@@ -175,7 +175,7 @@ def main() -> None:
         "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--backend", default="torch")
+    parser.add_argument("--backend", default="auto", help="torch, onnx or auto (the service's default)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args()

@@ -76,7 +76,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
         "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
-    parser.add_argument("--backend", default="torch", help="Aside's embedding backend")
+    parser.add_argument("--backend", default="auto",
+                        help="Aside's embedding backend (default: the service's)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     threads = os.cpu_count() or 1

@@ -214,7 +214,8 @@ def stats_command(directory: Path, as_json: bool) -> None:
     click.echo(f"passages  {manifest.passages}")
     index = manifest.index
     if index.get("type") == "ivf":
-        click.echo(f"vectors   IVF, {index.get('nlist')} lists, nprobe {index.get('nprobe')}, "
+        codes = ", 8-bit codes re-scored exactly" if index.get("codes") == "sq8" else ""
+        click.echo(f"vectors   IVF, {index.get('nlist')} lists{codes}, nprobe {index.get('nprobe')}, "
                    f"recall@10 {index.get('recall_at_10')} against exact search (measured at build)")
     else:
         click.echo("vectors   flat (exact search)")

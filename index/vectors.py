@@ -2,11 +2,17 @@
 
 A flat (exact) index compares every query with every vector: 40 queries over
 36,000 vectors take ~13 ms here, but the cost grows with the index. Past
-``IVF_MIN_PASSAGES`` the builder makes an IVF index (``IndexIVFFlat``: the
-vectors themselves, grouped into ``nlist`` clusters; a query visits ``nprobe``
-of them) and picks the smallest ``nprobe`` whose recall@10 against exact
-search, measured at build time, reaches ``TARGET_RECALL``. The choice and the
-measured recall are written to the manifest.
+``IVF_MIN_PASSAGES`` the builder makes an IVF index: the vectors grouped into
+``nlist`` clusters, a query visiting ``nprobe`` of them, scanned as 8-bit codes
+(``IndexIVFScalarQuantizer``, a quarter of the bytes of the vectors), and the
+best ``REFINE_FACTOR`` × k candidates re-scored with the exact vectors
+(``IndexRefineFlat``), so the codes speed the scan up without changing the
+result. On a 1,000,000-vector index at nprobe 128, 40 queries took p50 49 ms
+scanning the vectors themselves (``IndexIVFFlat``, the kind earlier builds
+made, which still load) and 29 ms scanning codes and re-scoring, with the same
+recall@10 (0.957). The builder picks the smallest ``nprobe`` whose recall@10
+against exact search, estimated at build time, reaches ``TARGET_RECALL``; the
+choice and the estimate are written to the manifest.
 
 Both kinds are loaded memory-mapped (``IO_FLAG_MMAP_IFC``), so gunicorn
 workers share one copy of the vectors through the page cache.
@@ -50,6 +56,8 @@ _QUERY_COSINE = 0.4
 _MIX = 4
 _MIX_COSINE = 0.6
 _TRAIN_PER_LIST = 64
+# Candidates re-scored with the exact vectors, per result asked for.
+REFINE_FACTOR = 4
 _SEED = 1234
 
 
@@ -61,13 +69,16 @@ class IndexInfo:
     nlist: int | None = None
     nprobe: int | None = None
     recall_at_10: float | None = None
+    # How an IVF index scans: "sq8" (8-bit codes, re-scored exactly); absent: the vectors.
+    codes: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> IndexInfo:
-        return cls(**{k: raw[k] for k in ("type", "nlist", "nprobe", "recall_at_10") if k in raw})
+        return cls(**{k: raw[k] for k in ("type", "nlist", "nprobe", "recall_at_10", "codes")
+                      if k in raw})
 
 
 def make_index(
@@ -85,25 +96,29 @@ def make_index(
     nlist = nlist or max(1, min(int(4 * math.sqrt(n)), n // 39))
     started = time.perf_counter()
     quantizer = faiss.IndexFlatIP(dim)
-    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
     ivf.cp.seed = _SEED
     rng = np.random.default_rng(_SEED)
     sample = vectors[rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False)]
     ivf.train(sample)
-    ivf.add_with_ids(vectors, ids)
-    # Hit vectors are read back by id (cosine of a BM25-only hit): keep an id -> slot map.
-    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
-    nprobe, recall = _tune_nprobe(ivf, vectors, ids, rng)
+    refined = faiss.IndexRefineFlat(ivf)
+    refined.k_factor = REFINE_FACTOR
+    # Ids on the outside; hit vectors are read back by id (the cosine of a BM25-only hit)
+    # from the exact copy.
+    index = faiss.IndexIDMap2(refined)
+    index.add_with_ids(vectors, ids)
+    nprobe, recall = _tune_nprobe(index, ivf, vectors, ids, rng)
     ivf.nprobe = nprobe
     logger.info(
         "IVF index: %d vectors in %d lists, nprobe %d, recall@10 %.3f against exact search, %.1fs",
         n, nlist, nprobe, recall, time.perf_counter() - started,
     )
-    return ivf, IndexInfo("ivf", nlist, nprobe, round(recall, 4))
+    return index, IndexInfo("ivf", nlist, nprobe, round(recall, 4), codes="sq8")
 
 
 def _tune_nprobe(
-    ivf: Any, vectors: NDArray[np.float32], ids: NDArray[np.int64], rng: np.random.Generator
+    index: Any, ivf: Any, vectors: NDArray[np.float32], ids: NDArray[np.int64], rng: np.random.Generator
 ) -> tuple[int, float]:
     """The smallest nprobe reaching TARGET_RECALL (or all lists), and its recall@10.
 
@@ -129,7 +144,7 @@ def _tune_nprobe(
     steps = sorted({min(ivf.nlist, s) for p in range(16) for s in (2**p, 3 * 2**p // 2)} - {0})
     for nprobe in steps:
         ivf.nprobe = nprobe
-        recall = min(_recall(ivf, queries, truth, k)
+        recall = min(_recall(index, queries, truth, k)
                      for queries, truth in zip(probe_sets, truths, strict=True))
         if recall >= TARGET_RECALL:
             break
@@ -144,8 +159,8 @@ def _noisy(vectors: NDArray[np.float32], cosine: float, rng: np.random.Generator
     return queries
 
 
-def _recall(ivf: Any, queries: NDArray[np.float32], truth: list[set[int]], k: int) -> float:
-    _, found = ivf.search(queries, k)
+def _recall(index: Any, queries: NDArray[np.float32], truth: list[set[int]], k: int) -> float:
+    _, found = index.search(queries, k)
     hits = sum(len(set(row.tolist()) & t) for row, t in zip(found, truth, strict=True))
     return hits / max(1, sum(len(t) for t in truth))
 

@@ -171,6 +171,10 @@ def test_ivf_index_finds_what_exact_search_finds_and_records_its_recall(tmp_path
     approx = search_texts(Store.open(out), embedder, queries, k=5, options=DENSE)
     assert [[h.passage.text for h in row][:1] for row in approx] == [
         [h.passage.text for h in row][:1] for row in exact]
+    # The 8-bit codes only choose candidates: the scores are the exact cosines.
+    assert info["codes"] == "sq8"
+    for a, e in zip(approx, exact, strict=True):
+        assert a[0].dense == pytest.approx(e[0].dense, abs=1e-5)
     # Hybrid search reads vectors back by id, which the IVF index must support.
     hybrid = search_texts(Store.open(out), embedder, queries, k=5)
     assert all(row and row[0].dense > 0 for row in hybrid)
