@@ -1,5 +1,5 @@
 # The two set-up commands from the README:
-#   make serve   create .venv, install, build the default index and export the model if missing, serve
+#   make serve   create .venv, install, build the default index and export the model if missing or stale, serve
 #   make test    create .venv, install (Chromium and the extension's npm packages too), run all tests
 PYTHON ?= python3
 VENV := .venv
@@ -28,10 +28,10 @@ $(INDEX_DIR)/manifest.json: | $(VENV)/.installed
 
 # The service embeds with the model exported to ONNX (same vectors, a fifth of the start-up
 # time, less memory); if the export fails it embeds with sentence-transformers instead.
-model: $(ONNX_DIR)/meta.json
-
-$(ONNX_DIR)/meta.json: | $(VENV)/.installed
-	$(BIN)/aside model export --out $(ONNX_DIR) || echo "ONNX export failed: serving with sentence-transformers"
+# An export made for other weights or by an older version is made again.
+model: | $(VENV)/.installed
+	$(BIN)/aside model export --out $(ONNX_DIR) --if-stale \
+		|| echo "ONNX export failed: serving with sentence-transformers"
 
 serve: install index model
 	ASIDE_INDEX_DIR=$(INDEX_DIR) ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside serve

@@ -169,12 +169,18 @@ def model() -> None:
 @model.command("export")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Directory to write [default: ASIDE_ONNX_DIR or var/model-onnx].")
-def model_export(out: Path | None) -> None:
+@click.option("--if-stale", is_flag=True,
+              help="Do nothing when the directory already holds a current export of the installed "
+              "model (in this version's format).")
+def model_export(out: Path | None, if_stale: bool) -> None:
     """Export the packaged model to ONNX and check its vectors against sentence-transformers."""
     from index import settings as index_settings
-    from index.onnx_model import export
+    from index.onnx_model import export, is_current
 
     target = out or Path(index_settings.get("ONNX_DIR"))
+    if if_stale and is_current(target):
+        click.echo(f"{target} holds a current export of the model; nothing to do.")
+        return
     try:
         report = export(target)
     except (OSError, RuntimeError) as exc:

@@ -103,3 +103,27 @@ def test_auto_backend_takes_a_current_export_and_otherwise_torch(tmp_path):
     assert isinstance(load_embedder(backend="auto", onnx_dir=str(directory)), SentenceTransformerEmbedder)
     with pytest.raises(ValueError, match="unknown embedding backend"):
         load_embedder(backend="tensorflow")
+
+
+def test_export_if_stale_keeps_a_current_export_and_redoes_an_old_one(tmp_path):
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from server.cli import main
+
+    out = tmp_path / "onnx"
+    runner = CliRunner()
+    first = runner.invoke(main, ["model", "export", "--out", str(out), "--if-stale"])
+    assert first.exit_code == 0 and "Exported the model" in first.output
+    # The weights are a file of their own, readable by whoever can read the graph.
+    weights = out / "model.data"
+    assert weights.stat().st_size > 80_000_000
+    assert weights.stat().st_mode & 0o777 == (out / "model.onnx").stat().st_mode & 0o777
+    again = runner.invoke(main, ["model", "export", "--out", str(out), "--if-stale"])
+    assert again.exit_code == 0 and "nothing to do" in again.output
+    meta = _json.loads((out / "meta.json").read_text())
+    del meta["format"]  # an export made by an earlier version (weights inside the graph)
+    (out / "meta.json").write_text(_json.dumps(meta))
+    redone = runner.invoke(main, ["model", "export", "--out", str(out), "--if-stale"])
+    assert redone.exit_code == 0 and "Exported the model" in redone.output
