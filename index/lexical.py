@@ -83,6 +83,10 @@ class LexicalIndex:
         bm25s = _bm25s()
 
         retriever = bm25s.BM25.load(str(directory / LEXICAL_DIR), mmap=True)
+        # Plain arrays over the same mapped memory: every slice of an np.memmap makes a memmap
+        # object, and a query's scoring takes hundreds of slices (3 ms of 40 queries' 12 ms).
+        retriever.scores = {k: np.asarray(v) if isinstance(v, np.memmap) else v
+                            for k, v in retriever.scores.items()}
         return cls(retriever, np.load(directory / LEXICAL_IDS))
 
     def scores(self, query: str) -> NDArray[np.float32]:

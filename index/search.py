@@ -133,7 +133,8 @@ def _fuse(ids: NDArray[np.int64], cos: NDArray[np.float32], bm25: NDArray[np.flo
         score = (1 - options.lexical_weight) * cosine + options.lexical_weight * saturated
     # Stable on ties, in candidate order (dense ranking first), like a sort of the union.
     top = np.argsort(-score, kind="stable")[:k]
-    return [(int(ids[i]), float(score[i]), float(cosine[i]), float(saturated[i])) for i in top]
+    return list(zip(ids[top].tolist(), score[top].tolist(), cosine[top].tolist(),
+                    saturated[top].tolist(), strict=True))
 
 
 def search_texts(
