@@ -89,11 +89,7 @@ class LexicalIndex:
                             for k, v in retriever.scores.items()}
         return cls(retriever, np.load(directory / LEXICAL_IDS))
 
-    def scores(self, query: str) -> NDArray[np.float32]:
-        """BM25 score of every passage (in ``ids`` order) for one query."""
-        return next(self.scores_many([query]))
-
-    def scores_many(self, queries: Sequence[str]) -> Iterator[NDArray[np.float32]]:
+    def scores(self, queries: Sequence[str]) -> Iterator[NDArray[np.float32]]:
         """BM25 scores of every passage (in ``ids`` order) for each query in turn."""
         for tokens in tokenize(queries):
             if not tokens:

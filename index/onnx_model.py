@@ -68,7 +68,6 @@ class ExportReport:
     min_cosine: float
 
 
-
 def _weights(model_dir: Path) -> Path | None:
     """The weights file of a model directory (what an export is an export of)."""
     return next((model_dir / n for n in ("model.safetensors", "pytorch_model.bin")

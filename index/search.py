@@ -71,38 +71,38 @@ def search(
     if options.mode == "lexical" and lexical is None:
         raise ValueError(f"{store.directory} has no lexical index; rebuild it")
     depth = max(k, options.candidates)
-    dense_ids, dense_cos = _dense(store, vectors, depth) if options.mode != "lexical" else ([], [])
-    lexical_scores = (lexical.scores_many(queries) if lexical is not None
+    if options.mode == "lexical":
+        dense_ids = [np.zeros(0, dtype=np.int64)] * len(queries)
+        dense_cos = [np.zeros(0, dtype=np.float32)] * len(queries)
+    else:
+        dense_ids, dense_cos = _dense(store, vectors, depth)
+    lexical_scores = (lexical.scores(queries) if lexical is not None
                       else itertools.repeat(None, len(queries)))
-    # Per query: the union of both rankings' candidates with both scores for each.
+    # Per query: the union of both rankings' candidates (dense first) with both scores for each.
     candidates: list[tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]] = []
-    for row, all_scores in enumerate(lexical_scores):
-        ids = dense_ids[row] if options.mode != "lexical" else np.zeros(0, dtype=np.int64)
+    for ids, cos, all_scores in zip(dense_ids, dense_cos, lexical_scores, strict=True):
         if lexical is None or all_scores is None:
-            candidates.append((ids, dense_cos[row], np.zeros(len(ids), dtype=np.float32)))
+            candidates.append((ids, cos, np.zeros(len(ids), dtype=np.float32)))
             continue
         # Only passages sharing a word score above zero: rank those, not all of them.
         best = np.flatnonzero(all_scores)
         if len(best) > depth:
             best = best[np.argpartition(-all_scores[best], depth)[:depth]]
-        lexical_only = np.setdiff1d(lexical.ids[best], ids, assume_unique=True)
-        union = np.concatenate([ids, lexical_only])
+        union = np.concatenate([ids, np.setdiff1d(lexical.ids[best], ids, assume_unique=True)])
         positions = lexical.positions(union)
         bm25 = np.where(positions >= 0, all_scores[positions], 0.0).astype(np.float32)
-        cos = np.zeros(len(union), dtype=np.float32)
-        if options.mode != "lexical":
-            cos[:len(ids)] = dense_cos[row]
-        candidates.append((union, cos, bm25))
+        cosines = np.zeros(len(union), dtype=np.float32)
+        cosines[:len(ids)] = cos
+        candidates.append((union, cosines, bm25))
     if options.mode != "lexical":
         # Passages found by BM25 alone: their cosine from the stored vectors, one read for all.
-        wanted = [(row, len(dense_ids[row])) for row in range(len(queries))]
-        missing = [candidates[row][0][start:] for row, start in wanted]
+        missing = [union[len(ids):] for (union, _, _), ids in zip(candidates, dense_ids, strict=True)]
         if sum(len(m) for m in missing):
             stored = store.vectors(np.concatenate(missing))
             offset = 0
-            for (row, start), ids in zip(wanted, missing, strict=True):
-                candidates[row][1][start:] = stored[offset:offset + len(ids)] @ vectors[row]
-                offset += len(ids)
+            for row, (ids, extra) in enumerate(zip(dense_ids, missing, strict=True)):
+                candidates[row][1][len(ids):] = stored[offset:offset + len(extra)] @ vectors[row]
+                offset += len(extra)
     ranked = [_fuse(ids, cos, bm25, k, options) for ids, cos, bm25 in candidates]
     passages = store.passages(pid for row in ranked for pid, *_ in row)
     return [

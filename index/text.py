@@ -64,7 +64,7 @@ def split_sentences(text: str, language: str | None = "en") -> list[Span]:
     sentencex (Wikimedia's segmenter, rules for ~300 languages, Rust inside)
     handles abbreviations (U.S., Dr., Jan.), decimals, quotes and ellipses,
     about 400 times faster than pysbd did here (4 news sentences: 6 µs
-    against 2.4 ms). Two of its splits are undone: a piece that is only
+    against 2.4 ms). Three kinds of its splits are undone: a piece that is only
     punctuation ("...") joins the next one, and a piece that starts in lower
     case continues the one before ("is ... the best"), as does one that follows
     a title ("M." then "Dupont est arrivé."). Every returned span
