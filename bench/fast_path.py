@@ -10,8 +10,9 @@
 2. Throughput: 1, 2, 4 and 8 concurrent clients sending cold 40-sentence
    articles; articles per second at saturation, then the latency when clients
    send at half that rate.
-3. Start-up: seconds from starting gunicorn to a ready worker, and the memory of
-   each worker (RSS and PSS) with 1, 2 and 4 workers.
+3. Memory: the worker's RSS and PSS after all of the above; then, for 1, 2 and 4
+   workers, seconds from starting gunicorn to ready workers, and each worker's
+   memory after as many clients sent 12 cold articles each (10, 40 and 120 sentences).
 
 LIAR is research data (../shared/data/liar); it is load here, never an index.
 """
@@ -167,6 +168,24 @@ def bench_throughput(server: Server, statements: Iterator[str], seconds: float) 
     print(f"at half of saturation ({half:.2f} articles/s): {_stats(times)}")
 
 
+def _mixed_load(server: Server, statements: Iterator[str], clients: int) -> None:
+    """12 cold articles of 10, 40 and 120 sentences per client, clients sending at once."""
+    lock = threading.Lock()
+
+    def client() -> None:
+        connection = server.connection()
+        for count in (10, 40, 120) * 4:
+            with lock:
+                body = _body([next(statements) for _ in range(count)])
+            server.post(connection, body)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
@@ -175,7 +194,8 @@ def main() -> None:
         "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=30)
-    parser.add_argument("--backend", default="auto", help="torch, onnx or auto (the service's default)")
+    parser.add_argument("--backend", default="auto",
+                        help="torch, onnx, openvino or auto (the service's default)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args()
@@ -187,15 +207,15 @@ def main() -> None:
         bench_latency(server, statements, args.requests)
         if not args.skip_throughput:
             bench_throughput(server, statements, args.seconds)
+        (rss, pss), = server.memory()
+        print(f"the worker after these requests: RSS {rss:.0f} MB / PSS {pss:.0f} MB")
     finally:
         server.stop()
     if not args.skip_startup:
         for workers in (1, 2, 4):
             server = Server(args.index, workers, args.backend)
             try:
-                connection = server.connection()
-                for _ in range(2 * workers):
-                    server.post(connection, _article(40))
+                _mixed_load(server, statements, workers)
                 memory = server.memory()
                 print(f"{workers} worker(s): ready after {server.ready_s:.1f} s; workers "
                       + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in memory)

@@ -27,7 +27,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-BACKENDS = ("torch", "onnx", "auto")
+BACKENDS = ("torch", "onnx", "openvino", "auto")
 
 
 @runtime_checkable
@@ -118,15 +118,18 @@ def load_embedder(*, backend: str = "torch", model_path: str = "", threads: int 
                   onnx_dir: str = "") -> Embedder:
     """The embedder the settings ask for (nothing is loaded until the first encode).
 
-    ``auto`` takes the ONNX export when there is one for the packaged model, else torch.
+    ``onnx`` and ``openvino`` run the ONNX export with onnxruntime or OpenVINO; ``auto``
+    runs it when there is a current export of the packaged model (with OpenVINO, or
+    onnxruntime where OpenVINO cannot), else embeds with torch.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown embedding backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend != "torch":
         from index.onnx_model import OnnxEmbedder, is_current
 
-        if backend == "onnx" or (not model_path and onnx_dir and is_current(Path(onnx_dir))):
-            return OnnxEmbedder(Path(onnx_dir), threads=threads)
+        if backend != "auto" or (not model_path and onnx_dir and is_current(Path(onnx_dir))):
+            runtime = {"onnx": "onnxruntime", "openvino": "openvino"}.get(backend, "auto")
+            return OnnxEmbedder(Path(onnx_dir), threads=threads, runtime=runtime)
         logger.info("no current ONNX export at %s; embedding with sentence-transformers "
                     "(`aside model export` makes one)", onnx_dir)
     return SentenceTransformerEmbedder(Path(model_path) if model_path else None, threads=threads)

@@ -44,8 +44,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "EMBED_BACKEND",
         "auto",
-        "How sentences are embedded: `torch` (sentence-transformers), `onnx` (the model exported "
-        "by `aside model export`, run with onnxruntime) or `auto` (onnx when exported, else torch).",
+        "How sentences are embedded: `torch` (sentence-transformers), `onnx` or `openvino` (the "
+        "model exported by `aside model export`, run with onnxruntime, or with OpenVINO in bfloat16 "
+        "where the CPU has it) or `auto` (the export when there is one, with OpenVINO or else "
+        "onnxruntime; torch otherwise).",
     ),
     Setting(
         "ONNX_DIR",

@@ -69,34 +69,81 @@ def test_default_threshold_still_shows_close_matches(default_client):
     assert all(card["score"] >= 0.62 for card in sentence["cards"])
 
 
-def test_onnx_export_gives_the_same_vectors_as_sentence_transformers(model, tmp_path):
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    from index.onnx_model import export
+
+    report = export(tmp_path_factory.mktemp("model") / "onnx")
+    assert report.min_cosine >= 0.999
+    return report.directory
+
+
+def _news_sentences() -> list[str]:
+    """The bench article's sentences and, where the data is here, 400 LIAR claims."""
+    import gzip
     from pathlib import Path
 
-    from index.onnx_model import OnnxEmbedder, export
+    from index import settings
 
-    report = export(tmp_path / "onnx")
-    assert report.min_cosine >= 0.999
-    onnx = OnnxEmbedder(report.directory, threads=2)
-    assert (onnx.name, onnx.dim) == (model.name, model.dim)
     article = Path(__file__).resolve().parent.parent / "bench" / "article_fentanyl_tariffs.txt"
     sentences = [line.strip() for line in article.read_text().splitlines() if line.strip()]
+    liar = Path(settings.get("DATA_DIR")) / "liar" / "test.tsv.gz"
+    if liar.is_file():
+        with gzip.open(liar, "rt", encoding="utf-8") as rows:
+            sentences += [line.split("\t")[2] for line, _ in zip(rows, range(400), strict=False)]
+    return sentences
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
+def test_exported_model_gives_the_same_vectors_as_sentence_transformers(model, exported, runtime):
+    from index.onnx_model import OnnxEmbedder
+
+    embedder = OnnxEmbedder(exported, threads=2, runtime=runtime)
+    assert (embedder.name, embedder.dim) == (model.name, model.dim)
+    sentences = _news_sentences()
     expected = model.encode(sentences)
     for batch_size in (1, 7, 64):
-        got = onnx.encode(sentences, batch_size=batch_size)
+        got = embedder.encode(sentences, batch_size=batch_size)
         assert got.dtype == np.float32 and got.shape == expected.shape
         assert float((got * expected).sum(axis=1).min()) >= 0.999
+    assert embedder.runtime == runtime and embedder.precision in ("f32", "bf16")
 
 
-def test_auto_backend_takes_a_current_export_and_otherwise_torch(tmp_path):
+def test_openvino_refuses_an_export_without_matching_reference_vectors(exported, tmp_path):
+    import shutil
+
+    from index.onnx_model import OnnxEmbedder
+
+    directory = tmp_path / "onnx"
+    shutil.copytree(exported, directory)
+    reference = np.load(directory / "reference.npy")
+    np.save(directory / "reference.npy", -reference)  # vectors of another model
+    with pytest.raises(RuntimeError, match="differ from the reference"):
+        OnnxEmbedder(directory, runtime="openvino").encode(["Mexico exports cars."])
+    # auto takes onnxruntime instead, whose vectors the export itself checked.
+    fallback = OnnxEmbedder(directory, runtime="auto")
+    assert fallback.encode(["Mexico exports cars."]).shape == (1, 384)
+    assert fallback.runtime == "onnxruntime"
+    (directory / "reference.npy").unlink()  # an export made before reference vectors were kept
+    with pytest.raises(FileNotFoundError, match="aside model export"):
+        OnnxEmbedder(directory, runtime="openvino").encode(["Mexico exports cars."])
+
+
+def test_auto_backend_takes_a_current_export_and_otherwise_torch(exported, tmp_path):
     import json as _json
+    import shutil
 
     from index.embed import SentenceTransformerEmbedder, load_embedder
-    from index.onnx_model import OnnxEmbedder, export
+    from index.onnx_model import OnnxEmbedder
 
     assert isinstance(load_embedder(backend="auto", onnx_dir=str(tmp_path / "none")),
                       SentenceTransformerEmbedder)
-    directory = export(tmp_path / "onnx").directory
-    assert isinstance(load_embedder(backend="auto", onnx_dir=str(directory)), OnnxEmbedder)
+    directory = tmp_path / "onnx"
+    shutil.copytree(exported, directory)
+    auto = load_embedder(backend="auto", onnx_dir=str(directory))
+    assert isinstance(auto, OnnxEmbedder)
+    auto.encode(["Mexico exports cars."])
+    assert auto.runtime == "openvino"
     meta = _json.loads((directory / "meta.json").read_text())
     meta["weights_stamp"] = [1, 2]  # an export of other weights than those installed now
     (directory / "meta.json").write_text(_json.dumps(meta))
