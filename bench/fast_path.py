@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -148,11 +148,7 @@ def _run_clients(server: Server, statements: Iterator[str], clients: int, second
             with lock:
                 times.append(elapsed)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _concurrently(client, clients)
     return len(times), times
 
 
@@ -179,6 +175,11 @@ def _mixed_load(server: Server, statements: Iterator[str], clients: int) -> None
                 body = _body([next(statements) for _ in range(count)])
             server.post(connection, body)
 
+    _concurrently(client, clients)
+
+
+def _concurrently(client: Callable[[], None], clients: int) -> None:
+    """Run ``clients`` threads of ``client`` at once and wait for all of them."""
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
         thread.start()
