@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 import warnings
@@ -173,8 +174,7 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
                 f"the ONNX model's vectors differ from the reference (cosine {min_cosine:.5f})")
         meta["min_cosine"] = round(min_cosine, 6)
         np.save(staged / REFERENCE_FILE, expected.astype(np.float32))
-        import openvino
-
+        openvino = _openvino_runtime()
         openvino.save_model(openvino.Core().read_model(str(staged / MODEL_FILE)),
                             str(staged / OPENVINO_FILE), compress_to_fp16=True)
         (staged / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -184,6 +184,24 @@ def export(out: Path, model_path: Path | None = None) -> ExportReport:
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return ExportReport(out, time.perf_counter() - started, min_cosine)
+
+
+def _openvino_runtime() -> Any:
+    """The ``openvino`` package without its model-conversion tools, which phone home.
+
+    ``import openvino`` also imports ``openvino.tools.ovc`` (when it can), and that sends
+    a usage event to Google Analytics at import and writes a client id to
+    ``~/intel/openvino_ga_cid``, unless a consent file there says no. The service
+    promises that nothing leaves the machine, so those modules are marked as missing
+    before the import (the package skips tools it cannot import); the runtime is
+    all Aside uses.
+    """
+    for blocked in ("openvino.tools.ovc", "openvino_telemetry"):
+        if blocked not in sys.modules:
+            sys.modules[blocked] = None  # type: ignore[assignment]
+    import openvino
+
+    return openvino
 
 
 # One run of the graph: token arrays by input name -> (n, dim) unit vectors.
@@ -271,7 +289,7 @@ class OnnxEmbedder:
 
     def _openvino(self, threads: int, tokenizer: Any) -> tuple[_Run, str]:
         """The graph compiled by OpenVINO in the fastest precision that keeps the vectors."""
-        import openvino
+        openvino = _openvino_runtime()
 
         try:
             reference = np.load(self._directory / REFERENCE_FILE)

@@ -129,6 +129,36 @@ def test_openvino_refuses_an_export_without_matching_reference_vectors(exported,
         OnnxEmbedder(directory, runtime="openvino").encode(["Mexico exports cars."])
 
 
+def test_openvino_sends_no_usage_data_and_writes_nothing_in_home(exported, tmp_path):
+    """``import openvino`` loads its conversion tools, which send an event to Google
+    Analytics and write a client id under ~/intel; a worker loading the model must not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = tmp_path / "home"
+    home.mkdir()
+    script = (
+        "import sys, threading\n"
+        "from pathlib import Path\n"
+        "from index.onnx_model import OnnxEmbedder\n"
+        f"embedder = OnnxEmbedder(Path({str(exported)!r}), threads=1, runtime='openvino')\n"
+        "embedder.encode(['Mexico exports cars.'])\n"
+        "assert embedder.runtime == 'openvino'\n"
+        "print(sorted(name for name, module in sys.modules.items()\n"
+        "             if module is not None and ('telemetry' in name or 'ovc' in name)))\n"
+        "print([thread.name for thread in threading.enumerate()])\n"
+    )
+    # The telemetry stays quiet on CI servers by itself; run as on a reader's machine.
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    done = subprocess.run([sys.executable, "-c", script], env={**env, "HOME": str(home)},
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.splitlines() == ["[]", "['MainThread']"]
+    assert list(home.iterdir()) == [], "nothing written in the home directory"
+
+
 def test_auto_backend_takes_a_current_export_and_otherwise_torch(exported, tmp_path):
     import json as _json
     import shutil
