@@ -37,7 +37,7 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
     Setting(
         "CACHE_SENTENCES", 10_000,
-        "Sentences whose search results each worker keeps (about 2 kB each; 0: none), so "
+        "Sentences whose search results each worker keeps (under 1 kB each; 0: none), so "
         "an article seen before is neither embedded nor searched again.",
     ),
     Setting(

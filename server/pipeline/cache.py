@@ -3,8 +3,9 @@
 Readers open the same article many times (and agencies' copy repeats across
 sites). Entries are keyed by index build and cleaned sentence text, so a new
 build never answers from an old one's results; they hold passage ids and
-scores only (the passages are read from the build when a card is made), about
-1 kB a sentence.
+scores only (the passages are read from the build when a card is made), packed
+into 32 bytes a hit: 10,000 sentences of 12 hits take 6 MB besides their text,
+where tuples of Python numbers took 25 MB.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+
 __all__ = ["Row", "SearchCache"]
 
 # (passage id, fused score, cosine, saturated BM25): one hit without its passage.
 Row = tuple[int, float, float, float]
+_PACKED = np.dtype([("id", "<i8"), ("score", "<f8"), ("dense", "<f8"), ("lexical", "<f8")])
 
 
 class SearchCache:
@@ -24,7 +28,7 @@ class SearchCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[str, str], tuple[Row, ...]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -34,12 +38,12 @@ class SearchCache:
         found: dict[str, tuple[Row, ...]] = {}
         with self._lock:
             for text in texts:
-                rows = self._entries.get((build_id, text))
-                if rows is None:
+                packed = self._entries.get((build_id, text))
+                if packed is None:
                     self.misses += 1
                     continue
                 self._entries.move_to_end((build_id, text))
-                found[text] = rows
+                found[text] = tuple(np.frombuffer(packed, dtype=_PACKED).tolist())
                 self.hits += 1
         return found
 
@@ -48,7 +52,7 @@ class SearchCache:
             return
         with self._lock:
             for text, rows in results.items():
-                self._entries[(build_id, text)] = tuple(rows)
+                self._entries[(build_id, text)] = np.array(rows, dtype=_PACKED).tobytes()
                 self._entries.move_to_end((build_id, text))
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
