@@ -265,6 +265,7 @@ class OnnxEmbedder:
         self._run_lock = threading.Lock()
         self._run: _Run | None = None
         self._tokenizer: Any = None
+        self._graph: Any = None  # OpenVINO's reading of the graph, once prepared
         self._pid = 0
         self._running = ""
         self.precision = ""  # what the runtime computes in, once loaded: "f32" or "bf16"
@@ -293,16 +294,38 @@ class OnnxEmbedder:
     def dim(self) -> int:
         return int(self._meta["dim"])
 
+    def prepare(self) -> None:
+        """Read what forked workers can share, starting no thread: the tokenizer and, for
+        OpenVINO, the graph (its weights stay in the mapped file).
+
+        With gunicorn --preload the master calls this before it forks: each worker then
+        compiles its own model (thread pools do not survive fork) but shares these, ~15 MB
+        of private memory less a worker. An error is left for the first encode to report.
+        """
+        with self._lock:
+            if self._tokenizer is not None:
+                return
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self._directory / TOKENIZER_FILE))
+            tokenizer.enable_truncation(int(self._meta["max_length"]))
+            tokenizer.no_padding()  # each run is padded to its own longest text
+            self._tokenizer = tokenizer
+            if self._runtime != "onnxruntime" and (self._directory / OPENVINO_FILE).is_file():
+                try:
+                    self._graph = _openvino_runtime().Core().read_model(
+                        str(self._directory / OPENVINO_FILE))
+                except (ImportError, RuntimeError):
+                    pass  # the worker's load says why, and falls back (``_load``)
+
     def _load(self) -> tuple[_Run, Any]:
         # Neither runtime's thread pool survives fork (gunicorn --preload): each process
         # loads its own on first use.
+        if self._tokenizer is None:
+            self.prepare()
         with self._lock:
             if self._run is None or self._pid != os.getpid():
-                from tokenizers import Tokenizer
-
-                tokenizer = Tokenizer.from_file(str(self._directory / TOKENIZER_FILE))
-                tokenizer.enable_truncation(int(self._meta["max_length"]))
-                tokenizer.no_padding()  # each run is padded to its own longest text
+                tokenizer = self._tokenizer
                 threads = self._threads or (os.cpu_count() or 1)
                 self._run = None
                 if self._runtime != "onnxruntime":
@@ -316,7 +339,7 @@ class OnnxEmbedder:
                 if self._run is None:
                     self._run, self.precision = _onnxruntime(self._directory, threads), "f32"
                     self._running = "onnxruntime"
-                self._tokenizer, self._pid = tokenizer, os.getpid()
+                self._pid = os.getpid()
             return self._run, self._tokenizer
 
     def _openvino(self, threads: int, tokenizer: Any) -> tuple[_Run, str]:
@@ -332,7 +355,7 @@ class OnnxEmbedder:
                 f"the export in {self._directory} was made by an earlier version ({exc}); "
                 "run `aside model export` again") from exc
         core = openvino.Core()
-        graph = core.read_model(str(self._directory / OPENVINO_FILE))
+        graph = self._graph or core.read_model(str(self._directory / OPENVINO_FILE))
         capabilities = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
         candidates = ("bf16", "f32") if "BF16" in capabilities else ("f32",)
         for precision in candidates:

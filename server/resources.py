@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from index.embed import Embedder, load_embedder
+from index.onnx_model import OnnxEmbedder
 from index.store import MANIFEST_FILE, Store, StoreError
 from server.metrics import observe_build
 from server.pipeline.cache import SearchCache
@@ -105,6 +106,8 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
             backend=config.get("EMBED_BACKEND", "torch"), model_path=config.get("MODEL_PATH") or "",
             threads=int(config.get("TORCH_THREADS") or 0), onnx_dir=config.get("ONNX_DIR") or "",
         )
+    if isinstance(embedder, OnnxEmbedder):
+        embedder.prepare()  # shared by the workers forked after this
     directory = Path(config["INDEX_DIR"])
     cache_size = int(config.get("CACHE_SENTENCES", 0))
     resources = Resources(embedder, None, directory=directory,
