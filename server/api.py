@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from index.search import SearchOptions
 from index.store import Store
-from server import pipeline
+from server import memory, pipeline
 from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
 from server.pipeline.cache import SearchCache
 from server.resources import get_resources
@@ -94,7 +94,9 @@ def context() -> Response:
     # Counts only, for the access log and the metrics: the service never logs page text.
     g.aside_searched = answer["stats"]["searched"]
     g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])
-    return jsonify(answer)
+    response = jsonify(answer)
+    response.call_on_close(memory.release)  # after the answer is sent
+    return response
 
 
 @bp.get("/healthz")

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from server import memory
 from server.resources import warm_up
 
 __all__ = ["child_exit", "gunicorn_options", "metrics_dir", "post_worker_init", "run",
@@ -29,6 +30,7 @@ def torch_threads_per_worker(workers: int) -> int:
 
 def post_worker_init(worker: Any) -> None:
     """gunicorn hook: warm the model up inside each worker, after the fork."""
+    memory.limit_arenas(2)  # before the model's and the requests' threads start
     app = worker.wsgi
     if isinstance(app, Flask) and app.extensions["aside"].store is not None:
         warm_up(app)
