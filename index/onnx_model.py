@@ -300,7 +300,8 @@ class OnnxEmbedder:
 
         With gunicorn --preload the master calls this before it forks: each worker then
         compiles its own model (thread pools do not survive fork) but shares these, ~15 MB
-        of private memory less a worker. An error is left for the first encode to report.
+        of private memory less a worker. A graph OpenVINO cannot read is left for the
+        worker's load to report (and fall back from).
         """
         with self._lock:
             if self._tokenizer is not None:
