@@ -12,7 +12,8 @@
    send at half that rate.
 3. Memory: the worker's RSS and PSS after all of the above; then, for 1, 2 and 4
    workers, seconds from starting gunicorn to ready workers, and each worker's
-   memory after as many clients sent 12 cold articles each (10, 40 and 120 sentences).
+   memory after it answered 12 cold articles (10, 40 and 120 sentences) on a
+   connection of its own, all workers at once; and the master's.
 
 LIAR is research data (../shared/data/liar); it is load here, never an index.
 """
@@ -107,6 +108,36 @@ class Server:
     def memory(self) -> list[tuple[float, float]]:
         return [_memory(pid) for pid in _children(self.process.pid)]
 
+    def connection_per_worker(self) -> list[http.client.HTTPConnection]:
+        """One open connection held by each worker (which worker accepts one is up to chance)."""
+        workers = _children(self.process.pid)
+        held: dict[int, http.client.HTTPConnection] = {}
+        spare = []
+        deadline = time.perf_counter() + 60  # a worker still warming up accepts nothing
+        while time.perf_counter() < deadline:
+            connection = self.connection()
+            connection.connect()
+            assert connection.sock is not None
+            client_port = connection.sock.getsockname()[1]
+            holder = None
+            for _ in range(200):
+                holder = _holder(workers, self.port, client_port)
+                if holder is not None:
+                    break
+                time.sleep(0.005)
+            if holder is not None and holder not in held:
+                held[holder] = connection
+            else:
+                spare.append(connection)
+            if len(held) == len(workers):
+                break
+            time.sleep(0.02)
+        for connection in spare:
+            connection.close()
+        if len(held) < len(workers):
+            sys.exit(f"only {len(held)} of {len(workers)} workers took a connection")
+        return list(held.values())
+
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
@@ -164,18 +195,41 @@ def bench_throughput(server: Server, statements: Iterator[str], seconds: float) 
     print(f"at half of saturation ({half:.2f} articles/s): {_stats(times)}")
 
 
-def _mixed_load(server: Server, statements: Iterator[str], clients: int) -> None:
-    """12 cold articles of 10, 40 and 120 sentences per client, clients sending at once."""
+def _mixed_load(server: Server, statements: Iterator[str]) -> None:
+    """12 cold articles of 10, 40 and 120 sentences to each worker, all workers at once."""
     lock = threading.Lock()
+    connections = iter(server.connection_per_worker())
 
     def client() -> None:
-        connection = server.connection()
+        with lock:
+            connection = next(connections)
         for count in (10, 40, 120) * 4:
             with lock:
                 body = _body([next(statements) for _ in range(count)])
             server.post(connection, body)
 
-    _concurrently(client, clients)
+    _concurrently(client, len(_children(server.process.pid)))
+
+
+def _holder(workers: list[int], server_port: int, client_port: int) -> int | None:
+    """The worker holding the server end of the loopback connection from ``client_port``."""
+    ends = f":{server_port:04X}", f":{client_port:04X}"
+    inode = None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[1].endswith(ends[0]) and cols[2].endswith(ends[1]):
+                inode = cols[9]
+    if inode is None:
+        return None
+    for pid in workers:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
 
 
 def _concurrently(client: Callable[[], None], clients: int) -> None:
@@ -216,11 +270,13 @@ def main() -> None:
         for workers in (1, 2, 4):
             server = Server(args.index, workers, args.backend)
             try:
-                _mixed_load(server, statements, workers)
+                _mixed_load(server, statements)
                 memory = server.memory()
+                master = _memory(server.process.pid)
                 print(f"{workers} worker(s): ready after {server.ready_s:.1f} s; workers "
                       + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in memory)
-                      + f"; workers' PSS in all {sum(p for _, p in memory):.0f} MB")
+                      + f"; master PSS {master[1]:.0f} MB; all PSS "
+                      + f"{master[1] + sum(p for _, p in memory):.0f} MB")
             finally:
                 server.stop()
 
