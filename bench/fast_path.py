@@ -129,6 +129,9 @@ class Server:
                 held[holder] = connection
             else:
                 spare.append(connection)
+            # gunicorn closes a connection that waits 2 s for a request (keepalive): a small
+            # request keeps each held one open, and one found closed is looked for again.
+            held = {pid: c for pid, c in held.items() if _answers(c)}
             if len(held) == len(workers):
                 break
             time.sleep(0.02)
@@ -209,6 +212,17 @@ def _mixed_load(server: Server, statements: Iterator[str]) -> None:
             server.post(connection, body)
 
     _concurrently(client, len(_children(server.process.pid)))
+
+
+def _answers(connection: http.client.HTTPConnection) -> bool:
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return False
+    return response.status == 200
 
 
 def _holder(workers: list[int], server_port: int, client_port: int) -> int | None:
