@@ -1,6 +1,7 @@
 """Sustained load on loopback against gunicorn with the Procfile settings.
 
     .venv/bin/python bench/load.py [--index DIR] [--seconds 600] [--clients 4] [--workers N]
+                                   [--no-cache | --new-text [--data-dir DIR]]
 
 Starts `gunicorn 'server:create_app()' --config gunicorn.conf.py` (the Procfile's
 command) on a free loopback port, waits until it is ready, then runs CLIENTS
@@ -8,8 +9,9 @@ keep-alive connections that POST articles to /v1/context for SECONDS (each
 request a different arrangement of the bench article's paragraphs, so no two
 bodies are alike, though their sentences repeat: with the search cache on,
 this measures answers from the cache; ``--no-cache`` makes every request
-embed and search all its sentences). Prints sustained requests per second, latency percentiles,
-errors, and the memory of the master and each worker at the start, every
+embed and search all its sentences; ``--new-text`` sends text never sent before instead,
+LIAR statements, 10, 40 and 120 sentences a request in turn). Prints sustained requests
+per second, latency percentiles, errors, and the memory of the master and each worker at the start, every
 minute, and at the end. The per-address rate limit is turned off for the run:
 all the load comes from one address.
 """
@@ -33,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from fast_path import _body, _statements  # noqa: E402
 from large_index import _children, _memory  # noqa: E402
 from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
 
@@ -71,7 +74,14 @@ def main() -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="Turn the search cache off, so every request is embedded and searched "
                         "(the bodies repeat the bench article's sentences).")
+    parser.add_argument("--new-text", action="store_true",
+                        help="Send text never sent before: LIAR statements (research data, used as "
+                        "load only), 10, 40 and 120 sentences a request in turn.")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
+        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
     args = parser.parse_args()
+    if args.no_cache and args.new_text:
+        sys.exit("--no-cache and --new-text are two different loads; choose one")
     if not (args.index / "manifest.json").is_file():
         sys.exit(f"no index at {args.index}: run `make index` first")
     port = _free_port()
@@ -93,7 +103,9 @@ def main() -> None:
             time.sleep(0.5)
         time.sleep(3 * args.workers)  # let every worker warm up
         bodies = _bodies(997)
-        print(f"cores: {os.cpu_count()}; workers: {args.workers}; clients: {args.clients}; "
+        statements = _statements(args.data_dir) if args.new_text else None
+        text = "new text of 10, 40 and 120 sentences" if args.new_text else "the bench article rearranged"
+        print(f"cores: {os.cpu_count()}; workers: {args.workers}; clients: {args.clients}; {text}; "
               f"search cache {'off' if args.no_cache else 'on'}; {args.seconds:.0f} s on 127.0.0.1:{port}")
         print(f"memory at start: {_snapshot(server.pid)}")
         latencies: list[float] = []
@@ -105,7 +117,11 @@ def main() -> None:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             n = number
             while time.perf_counter() < stop:
-                body = bodies[n % len(bodies)]
+                if statements is None:
+                    body = bodies[n % len(bodies)]
+                else:
+                    with lock:
+                        body = _body([next(statements) for _ in range((10, 40, 120)[n % 3])])
                 n += args.clients
                 t0 = time.perf_counter()
                 try:
