@@ -87,24 +87,20 @@ class RunShapes:
     """A fixed set of input shapes (rows x tokens) that every run is padded to.
 
     A run is padded to the first of ``widths`` that holds its longest text, and to
-    the first of ``rows`` that holds its texts; a width takes at most ``area`` / width²
-    rows (attention grows with the square), and always at least one.
+    ``rows`` rows, or fewer for wide runs: a width takes at most ``area`` / width² rows
+    (attention grows with the square), and always at least one. One shape a width.
     """
 
     widths: tuple[int, ...]
-    rows: tuple[int, ...]
+    rows: int
     area: int
 
     def width(self, tokens: int) -> int:
         return next((w for w in self.widths if w >= tokens), tokens)
 
     def capacity(self, width: int, size: int) -> int:
-        """The most texts a run of ``width`` tokens takes (``size`` at most)."""
-        return max(1, min(size, self.rows[-1], self.area // width**2))
-
-    def pad(self, count: int, capacity: int) -> int:
-        """The rows a run of ``count`` texts is padded to."""
-        return next((r for r in self.rows if count <= r <= capacity), capacity)
+        """The rows of a run of ``width`` tokens (``size`` at most): its texts and padding."""
+        return max(1, min(size, self.rows, self.area // width**2))
 
 
 # 13 widths (the model reads at most 256 tokens) and 8 rows (fewer from 80 tokens on): one
@@ -113,7 +109,7 @@ class RunShapes:
 # to 34 shapes: after every shape 159 MB anonymous memory against 121 with 8 rows); one
 # sentence takes 19 ms instead of 6.
 OPENVINO_SHAPES = RunShapes(widths=(8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 128, 192, 256),
-                            rows=(8,), area=RUN_SIZE * 64**2)
+                            rows=8, area=RUN_SIZE * 64**2)
 
 
 def _weights(model_dir: Path) -> Path | None:
@@ -310,7 +306,7 @@ class OnnxEmbedder:
 
             tokenizer = Tokenizer.from_file(str(self._directory / TOKENIZER_FILE))
             tokenizer.enable_truncation(int(self._meta["max_length"]))
-            tokenizer.no_padding()  # each run is padded to its own longest text
+            tokenizer.no_padding()  # _encode_runs pads each run itself
             self._tokenizer = tokenizer
             if self._runtime != "onnxruntime" and (self._directory / OPENVINO_FILE).is_file():
                 try:
@@ -455,6 +451,6 @@ def _plan(order: list[int], lengths: list[int], size: int,
         width = shapes.width(lengths[order[end - 1]])
         capacity = shapes.capacity(width, size)
         start = max(0, end - capacity)
-        plan.append((order[start:end], width, shapes.pad(end - start, capacity)))
+        plan.append((order[start:end], width, capacity))
         end = start
     return plan
