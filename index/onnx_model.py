@@ -366,8 +366,9 @@ class OnnxEmbedder:
                 # the caller copies it out before then.
                 return request.infer(feed)[0]  # type: ignore[no-any-return]
 
-            cosine = float((_encode_runs(run, tokenizer, _PROBES, RUN_SIZE, self.dim,
-                                         shapes=OPENVINO_SHAPES) * reference).sum(axis=1).min())
+            probes = _encode_runs(run, tokenizer.encode_batch(list(_PROBES)), RUN_SIZE, self.dim,
+                                  shapes=OPENVINO_SHAPES)
+            cosine = float((probes * reference).sum(axis=1).min())
             if cosine >= MIN_COSINE:
                 logger.info("embedding with OpenVINO in %s (lowest cosine to the reference %.6f)",
                             precision, cosine)
@@ -388,12 +389,13 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         run, tokenizer = self._load()
+        encodings = tokenizer.encode_batch(list(texts))
+        size = max(1, min(batch_size, RUN_SIZE))
+        shapes = OPENVINO_SHAPES if self._running == "openvino" else None
         # One run at a time: each already uses every core it was given, and
         # concurrent runs only slow each other down.
         with self._run_lock:
-            size = max(1, min(batch_size, RUN_SIZE))
-            shapes = OPENVINO_SHAPES if self._running == "openvino" else None
-            return _encode_runs(run, tokenizer, texts, size, self.dim, shapes=shapes)
+            return _encode_runs(run, encodings, size, self.dim, shapes=shapes)
 
 
 def _onnxruntime(directory: Path, threads: int) -> _Run:
@@ -418,15 +420,14 @@ def _onnxruntime(directory: Path, threads: int) -> _Run:
     return run
 
 
-def _encode_runs(run: _Run, tokenizer: Any, texts: Sequence[str], size: int, dim: int, *,
+def _encode_runs(run: _Run, encodings: Sequence[Any], size: int, dim: int, *,
                  shapes: RunShapes | None = None) -> NDArray[np.float32]:
-    """Tokenise once, sort by length, and run up to ``size`` texts at a time, each run padded
-    to its longest text, or with ``shapes`` to one of those shapes (extra rows repeat a text
+    """Sort tokenised texts by length and run up to ``size`` at a time, each run padded to
+    its longest text, or with ``shapes`` to one of those shapes (extra rows repeat a text
     and their vectors are dropped)."""
-    encodings = tokenizer.encode_batch(list(texts))
     lengths = [len(e.ids) for e in encodings]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    out = np.empty((len(texts), dim), dtype=np.float32)
+    order = sorted(range(len(encodings)), key=lengths.__getitem__)
+    out = np.empty((len(encodings), dim), dtype=np.float32)
     for rows, width, padded in _plan(order, lengths, size, shapes):
         feed = {name: np.zeros((padded, width), dtype=np.int64) for name in _INPUTS}
         for n in range(padded):
