@@ -201,7 +201,8 @@ def bench_throughput(server: Server, statements: Iterator[str], seconds: float) 
 def _mixed_load(server: Server, statements: Iterator[str]) -> None:
     """12 cold articles of 10, 40 and 120 sentences to each worker, all workers at once."""
     lock = threading.Lock()
-    connections = iter(server.connection_per_worker())
+    held = server.connection_per_worker()
+    connections = iter(held)
 
     def client() -> None:
         with lock:
@@ -211,7 +212,7 @@ def _mixed_load(server: Server, statements: Iterator[str]) -> None:
                 body = _body([next(statements) for _ in range(count)])
             server.post(connection, body)
 
-    _concurrently(client, len(_children(server.process.pid)))
+    _concurrently(client, len(held))
 
 
 def _answers(connection: http.client.HTTPConnection) -> bool:

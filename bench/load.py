@@ -11,8 +11,8 @@ bodies are alike, though their sentences repeat: with the search cache on,
 this measures answers from the cache; ``--no-cache`` makes every request
 embed and search all its sentences; ``--new-text`` sends text never sent before instead,
 LIAR statements, 10, 40 and 120 sentences a request in turn). Prints sustained requests
-per second, latency percentiles, errors, and the memory of the master and each worker at the start, every
-minute, and at the end. The per-address rate limit is turned off for the run:
+per second, latency percentiles, errors, and the memory of the master and each worker at
+the start, every minute, and at the end. The per-address rate limit is turned off for the run:
 all the load comes from one address.
 """
 
