@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 import sentencex
 
 __all__ = ["Span", "content_hash", "normalise_whitespace", "split_sentences", "text_hash"]
+
+logger = logging.getLogger(__name__)
 
 _WHITESPACE = re.compile(r"\s+")
 # Titles that precede a name ("M. Dupont", "Sen. Warren"): a sentence does not end after
@@ -21,6 +24,8 @@ _TITLES = frozenset({
     "sr", "sra", "srta", "dra", "lic", "ing", "hr", "fr", "frau", "herr",
 })
 _LAST_WORD = re.compile(r"([^\W\d_]+)\.$")
+# Every space character outside ASCII, to a plain space (see split_sentences).
+_SPACES = {c: " " for c in range(0x80, 0x3001) if chr(c).isspace()}
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,20 @@ def split_sentences(text: str, language: str | None = "en") -> list[Span]:
     spans: list[Span] = []
     pending: int | None = None  # start of a punctuation-only piece, joined to the next one
     cursor = 0
-    for boundary in sentencex.get_sentence_boundaries(_language_code(language), text):
+    # sentencex (1.0.32) panics on some multi-byte spaces ("A\r\xa0." slices inside the
+    # no-break space); it reads a copy with every space as " ", one character for one, so
+    # offsets stay the same.
+    plain = text.translate(_SPACES)
+    try:
+        boundaries = sentencex.get_sentence_boundaries(_language_code(language), plain)
+    except BaseException as exc:  # pyo3's PanicException derives from BaseException
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        logger.warning("the sentence splitter failed (%s); the text is kept as one sentence",
+                       type(exc).__name__)
+        boundaries = []
+    text = plain
+    for boundary in boundaries:
         stripped = boundary["text"].strip()
         if not stripped:
             continue

@@ -100,3 +100,12 @@ def test_splitting_is_safe_across_threads():
     with ThreadPoolExecutor(8) as pool:
         for _ in range(5):
             assert list(pool.map(lambda t: len(split_sentences(t)), texts)) == expected
+
+
+@pytest.mark.parametrize("space", ["\xa0", "\u2009", "\u3000", "\u202f", "\u2028"])
+def test_spaces_outside_ascii_never_break_the_splitter(space):
+    # sentencex 1.0.32 panicked (a Rust slice inside the character) on "A\r\xa0.".
+    text = f"A\r{space}. The minister resigned{space}on Monday. Talks went on."
+    spans = split_sentences(text)
+    assert [text[s.start:s.end] for s in spans][-2:] == [f"The minister resigned{space}on Monday.",
+                                                        "Talks went on."]
