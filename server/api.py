@@ -14,6 +14,7 @@ from index.store import Store
 from server import memory, pipeline
 from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
 from server.pipeline.cache import SearchCache
+from server.pipeline.rescore import Rescorer
 from server.resources import get_resources
 from server.schema import Limits, parse_request, sentence_dict
 
@@ -25,11 +26,14 @@ bp = Blueprint("api", __name__)
 
 
 def pipeline_options(
-    config: Any, *, started: float | None = None, cache: SearchCache | None = None
+    config: Any, *, started: float | None = None, cache: SearchCache | None = None,
+    rescorer: Rescorer | None = None,
 ) -> pipeline.Options:
     budget = config["REQUEST_BUDGET_SECONDS"]
     return pipeline.Options(
         cache=cache,
+        rescorer=rescorer,
+        min_confidence=config.get("MIN_CONFIDENCE"),
         deadline=started + budget if started is not None else None,
         budget_seconds=budget,
         threshold=config["THRESHOLD"],
@@ -41,7 +45,7 @@ def pipeline_options(
 
 def context_response(
     body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None,
-    cache: SearchCache | None = None,
+    cache: SearchCache | None = None, rescorer: Rescorer | None = None,
 ) -> dict[str, Any]:
     """Validate a request body and answer it; shared by the API and ``aside context``.
 
@@ -50,7 +54,8 @@ def context_response(
     req = parse_request(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
-    result = pipeline.run(req, embedder, store, pipeline_options(config, started=started, cache=cache))
+    result = pipeline.run(req, embedder, store, pipeline_options(
+        config, started=started, cache=cache, rescorer=rescorer))
     manifest = store.manifest
     return {
         "ok": True,
@@ -90,7 +95,7 @@ def context() -> Response:
         raise BadRequest("the body is nested too deeply to be an article") from exc
     resources = get_resources()
     answer = context_response(body, current_app.config, resources.embedder, store,
-                              started=started, cache=resources.cache)
+                              started=started, cache=resources.cache, rescorer=resources.rescorer)
     # Counts only, for the access log and the metrics: the service never logs page text.
     g.aside_searched = answer["stats"]["searched"]
     g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])

@@ -104,7 +104,8 @@ def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool
         raise click.ClickException(str(resources.error))
     blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]
     try:
-        answer = context_response({"blocks": blocks}, config, resources.embedder, resources.store)
+        answer = context_response({"blocks": blocks}, config, resources.embedder, resources.store,
+                                  rescorer=resources.rescorer)
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:

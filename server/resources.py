@@ -25,8 +25,9 @@ from index.onnx_model import OnnxEmbedder
 from index.store import MANIFEST_FILE, Store, StoreError
 from server.metrics import observe_build
 from server.pipeline.cache import SearchCache
+from server.pipeline.rescore import DEFAULT_MODEL, Rescorer
 
-__all__ = ["Resources", "get_resources", "init_app", "load_resources", "warm_up"]
+__all__ = ["Resources", "get_resources", "init_app", "load_rescorer", "load_resources", "warm_up"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Resources:
     reload_seconds: float = 2.0
     on_swap: Callable[[Store, Store | None], None] | None = None  # new build, previous build
     cache: SearchCache | None = None
+    rescorer: Rescorer | None = None
     _seen: tuple[int, int] | None = None
     _observed_pid: int = 0
     _checked: float = field(default=0.0)
@@ -109,11 +111,12 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
     if isinstance(embedder, OnnxEmbedder):
         embedder.prepare()  # shared by the workers forked after this
     directory = Path(config["INDEX_DIR"])
+    rescorer = load_rescorer(str(config.get("RESCORE_MODEL") or ""))
     cache_size = int(config.get("CACHE_SENTENCES", 0))
     resources = Resources(embedder, None, directory=directory,
                           cache=SearchCache(cache_size) if cache_size > 0 else None,
                           reload_seconds=float(config.get("RELOAD_SECONDS", 2.0)),
-                          _seen=_stamp(directory))
+                          rescorer=rescorer, _seen=_stamp(directory))
     try:
         resources.store = Store.open(directory, model=embedder.name, dim=embedder.dim)
     except StoreError as exc:
@@ -124,6 +127,17 @@ def load_resources(config: Mapping[str, Any]) -> Resources:
     logger.info("index %s loaded from %s: %d passages, model %s", manifest.build_id, directory,
                 manifest.passages, manifest.model)
     return resources
+
+
+def load_rescorer(setting: str) -> Rescorer | None:
+    """The rescoring model named by ``ASIDE_RESCORE_MODEL`` ("": the shipped one; "off": none).
+
+    Raises ValueError when the file cannot be used: a service that silently fell back to
+    scores alone would show other cards than its operator chose.
+    """
+    if setting.strip().lower() == "off":
+        return None
+    return Rescorer.load(Path(setting) if setting.strip() else DEFAULT_MODEL)
 
 
 def init_app(app: Flask) -> None:

@@ -5,7 +5,8 @@ Response: {"ok": true, "index": {"build_id", "model", "passages"},
            "sentences": [{"block", "start", "end", "exact", "prefix", "suffix",
                           "cards": [{"id", "text", "title", "url", "publisher",
                                      "published", "kind", "license", "score",
-                                     "claimant", "rating",
+                                     "claimant", "rating", "confidence",
+                                     "snippet", "section",
                                      "sources": [{"publisher", "title", "url", "published"}]}]}],
            "stats": {"blocks", "sentences", "searched", "with_context"}}
 """
@@ -78,6 +79,11 @@ class Card:
     A fact-check (kind ``fact-check``) shows the claim reviewed as ``text``, the
     reviewer as ``publisher``, the review's ``url`` and date, and ``claimant`` and
     ``rating`` (the reviewer's textual rating); other cards have them null.
+    ``confidence`` is the rescoring stage's probability that an editor would judge the
+    card helpful for its sentence (null for cards it does not score: fact-checks, or all
+    cards when rescoring is off). ``snippet`` is what the card shows first: the passage's
+    sentences that match, at most about 300 characters ("…" where cut); ``section`` the
+    field or section of the source it comes from (a Factbook field), or null.
     """
 
     id: str
@@ -92,6 +98,9 @@ class Card:
     sources: tuple[Source, ...] = ()
     claimant: str | None = None
     rating: str | None = None
+    confidence: float | None = None
+    snippet: str = ""
+    section: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -31,8 +31,21 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     Setting("MAX_SENTENCES", 1_000, "Most sentences in one request after splitting; more gets 413."),
     Setting(
         "THRESHOLD", 0.62,
-        "Cosine score below which a passage is not shown; a sentence with no passage "
-        "above it gets no card (\"no context\" rather than a weak match).",
+        "Fused match score below which a fact-check is not shown (it must match the claim "
+        "itself); with rescoring off, every card's bar. A sentence with no card above its bar "
+        "gets none (\"no context\" rather than a weak match).",
+    ),
+    Setting(
+        "RESCORE_MODEL", "",
+        "The rescoring model: a JSON file written by `aside eval fit-rescorer` (empty: the one "
+        "shipped with Aside, fitted on editor judgments of news cards), or `off` to gate every "
+        "card on THRESHOLD alone.",
+    ),
+    Setting(
+        "MIN_CONFIDENCE", "",
+        "Least probability of being helpful (the rescoring model's `confidence`) a reference "
+        "card needs to be shown, between 0 and 1 (empty: the model's default, chosen on the "
+        "news dev set for at least 80% helpful cards).",
     ),
     Setting("CARDS_PER_SENTENCE", 3, "Most cards returned for one sentence."),
     Setting(
@@ -117,6 +130,17 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     ):
         raise ValueError(f"ASIDE_THRESHOLD must be a number between -1 and 1, got {threshold!r}")
     values["THRESHOLD"] = float(threshold)
+    confidence = values["MIN_CONFIDENCE"]
+    if confidence == "" or confidence is None:
+        values["MIN_CONFIDENCE"] = None
+    elif isinstance(confidence, bool) or not isinstance(confidence, int | float) or not (
+        0.0 <= confidence <= 1.0
+    ):
+        raise ValueError(f"ASIDE_MIN_CONFIDENCE must be a number between 0 and 1, got {confidence!r}")
+    else:
+        values["MIN_CONFIDENCE"] = float(confidence)
+    if not isinstance(values["RESCORE_MODEL"], str):
+        raise ValueError(f"ASIDE_RESCORE_MODEL must be a path or off, got {values['RESCORE_MODEL']!r}")
     weight = values["LEXICAL_WEIGHT"]
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
         raise ValueError(f"ASIDE_LEXICAL_WEIGHT must be a number between 0 and 1, got {weight!r}")

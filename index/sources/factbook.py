@@ -14,7 +14,7 @@ from index.records import SourceRecord
 from index.sources import base
 from index.sources.base import SourceStats
 
-__all__ = ["EXCLUDED_FIELDS", "iter_factbook", "package_data_dir"]
+__all__ = ["EXCLUDED_FIELDS", "country_names", "iter_factbook", "package_data_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,44 @@ def _records(code: str, profile: dict[str, Any], stats: SourceStats) -> Iterator
                 license=LICENSE,
                 context=f"{country} — {section} — {field}",
             )
+
+
+def country_names(data_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Every entity's name as its cards title it, with the other names news uses for it.
+
+    ``{"China": ("China", "PRC", "Chinese"), "Gaza, Gaza Strip": ("Gaza", "Gaza Strip"), ...}``:
+    the conventional short and long forms, the abbreviation ("US or USA" gives both) and the
+    nationality noun and adjective ("Korean(s)" gives "Korean" and "Koreans"), so that a
+    sentence about "Chinese officials" can be told to be about China. Unreadable profiles are
+    left out.
+    """
+    root = data_dir or package_data_dir()
+    names: dict[str, tuple[str, ...]] = {}
+    for path in sorted(root.glob("*/*.json")):
+        try:
+            profile = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        country = _country_name(path.stem, profile)
+        forms = [part.strip() for part in country.split(",")]
+        country_name = profile.get("Government", {}).get("Country name", {})
+        for key in ("conventional long form", "abbreviation"):
+            # Drop notes and parentheticals: "Islamic Republic of Afghanistan (prior to ...); note ..."
+            value = re.sub(r"\([^)]*\)", "", _clean(country_name.get(key, {}).get("text", "")))
+            value = value.split(";")[0].strip()
+            if value and value.lower() != "none":
+                forms += [v.strip() for v in re.split(r",| or ", value)]
+        nationality = profile.get("People and Society", {}).get("Nationality", {})
+        for key in ("noun", "adjective"):
+            value = _clean(nationality.get(key, {}).get("text", ""))
+            for word in re.split(r",|;|/| or ", re.sub(r"\([^)]*\)", "", value)):
+                word = word.strip()
+                if word and word[0].isupper():
+                    forms.append(word)
+                    if value.find(f"{word}(s)") >= 0:
+                        forms.append(f"{word}s")
+        names[country] = tuple(dict.fromkeys(f for f in forms if f))
+    return names
 
 
 def _country_name(code: str, profile: dict[str, Any]) -> str:

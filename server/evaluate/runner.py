@@ -16,16 +16,23 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from index.build import BuildOptions, build
 from index.embed import Embedder
 from index.query import clean_query
-from index.search import SearchOptions, search
+from index.search import SearchOptions
 from index.sources import Source
 from index.store import FORMAT, Store, StoreError
 from server.evaluate import metrics
 from server.evaluate.datasets import Dataset
-from server.pipeline.rank import best_per_document
+from server.pipeline.rank import candidates as unscored
+from server.pipeline.retrieve import retrieve
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = ["SYSTEMS", "EvalResult", "cached_store", "evaluate", "threshold_curve"]
 
@@ -82,15 +89,17 @@ def evaluate(
     base = search_options or SearchOptions()
     qids = sorted(q for q in dataset.queries if dataset.qrels.get(q))
     cleaned = [clean_query(dataset.queries[q]) for q in qids]
-    vectors = embedder.encode(cleaned)
+    # Embedded once for the three systems.
+    embedder = _Memo(embedder)
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {}
     for system in systems:
         options = replace(base, mode=SYSTEMS[system], candidates=max(base.candidates, dataset.depth))
-        found = search(store, vectors, cleaned, k=dataset.depth, options=options)
+        found = retrieve(cleaned, embedder, store, k=dataset.depth, options=options).hits
+        # Threshold off: every document's best passage, best first, as rank() orders cards.
         runs[system] = {
-            qid: [(h.passage.doc_id, h.score)
-                  for h in best_per_document(hits, threshold=-math.inf, limit=RUN_DEPTH)]
-            for qid, hits in zip(qids, found, strict=True)
+            qid: [(c.hit.passage.doc_id, c.hit.score)
+                  for c in unscored(found[text], floor=-math.inf)[:RUN_DEPTH]]
+            for qid, text in zip(qids, cleaned, strict=True)
         }
     scores = {system: score_run(run, dataset) for system, run in runs.items()}
     return EvalResult(
@@ -98,6 +107,24 @@ def evaluate(
         documents=_document_count(store), scores=scores, runs=runs,
         curve=threshold_curve(runs["aside"], dataset.qrels) if curve and "aside" in runs else [],
     )
+
+
+class _Memo:
+    """An embedder that encodes each text once and then answers from memory."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self._embedder = embedder
+        self._vectors: dict[str, NDArray[np.float32]] = {}
+        self.name, self.dim = embedder.name, embedder.dim
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> NDArray[np.float32]:
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self._embedder.encode(new, batch_size=batch_size),
+                                     strict=True))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
 
 
 def _document_count(store: Store) -> int:

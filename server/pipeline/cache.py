@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["Row", "SearchCache"]
 
@@ -29,6 +30,8 @@ class SearchCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        # Embeddings of article leads (the model's, whatever the build), for the rescoring stage.
+        self._vectors: OrderedDict[str, NDArray[np.float32]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -56,6 +59,24 @@ class SearchCache:
                 self._entries.move_to_end((build_id, text))
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
+
+    def get_vector(self, text: str) -> NDArray[np.float32] | None:
+        """The embedding kept for a text (an article's lead), or None."""
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+            return vector
+
+    def put_vector(self, text: str, vector: NDArray[np.float32]) -> None:
+        """Keep a text's embedding; one for every ten sentences kept, the oldest dropped first."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            while len(self._vectors) > max(1, self.size // 10):
+                self._vectors.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._entries)

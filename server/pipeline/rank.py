@@ -1,6 +1,12 @@
-"""Hits -> cards: keep what clears the threshold, one card per document, best first;
+"""Candidates -> cards: keep what clears its kind's bar, one card per document, best first;
 merge near-identical passages from different sources; do not repeat a passage on
-neighbouring sentences."""
+neighbouring sentences.
+
+A card scored by the rescoring stage (``confidence``, the probability that it helps) is
+kept at or above ``min_confidence``; a card it does not score (a fact-check, or every card
+when rescoring is off) must have a fused ``score`` at or above ``threshold``, a match of
+the claim itself. Scored and unscored cards rank apart: unscored (claim matches) first.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ import re
 from collections.abc import Sequence
 
 from index.search import Hit
+from server.pipeline.rescore import Candidate
+from server.pipeline.snippet import section, snippet, title
 from server.schema import Card, Sentence, Source
 
-__all__ = ["NEIGHBOURS", "best_per_document", "rank", "spread", "to_card"]
+__all__ = ["NEIGHBOURS", "best_per_document", "candidates", "rank", "spread", "strength", "to_card"]
 
 # Sentences this close in the article share their passages: the best fit keeps one.
 NEIGHBOURS = 3
@@ -33,23 +41,50 @@ def best_per_document(hits: Sequence[Hit], *, threshold: float, limit: int) -> l
     return kept
 
 
-def rank(hits: Sequence[Hit], *, threshold: float, limit: int) -> list[Card]:
-    """Cards for one sentence: scores at or above the threshold, one per document, at most limit.
+def candidates(hits: Sequence[Hit], *, floor: float) -> list[Candidate]:
+    """Unscored candidates: the best hit of each document at or above ``floor``, best first."""
+    return [Candidate(h, None) for h in best_per_document(hits, threshold=floor, limit=len(hits))]
+
+
+def strength(card: Card) -> tuple[bool, float]:
+    """How cards of one sentence, or one passage on neighbouring sentences, are ordered."""
+    return (card.confidence is None, card.score if card.confidence is None else card.confidence)
+
+
+def rank(
+    found: Sequence[Candidate], *, threshold: float, min_confidence: float, limit: int,
+    sentence: str = "",
+) -> list[Card]:
+    """Cards for one sentence: the candidates that clear their bar, one per document, at most limit.
 
     A passage that is near-identical to a better one from another source joins
     that card as one more source instead of taking a place of its own.
     """
-    groups: list[list[Hit]] = []
-    for hit in best_per_document(hits, threshold=threshold, limit=len(hits)):
-        words = _word_set(hit.passage.text)
+    kept = [
+        c for c in found
+        if (c.hit.score >= threshold if c.confidence is None else c.confidence >= min_confidence)
+    ]
+    groups: list[list[Candidate]] = []
+    seen_docs: set[str] = set()
+    for candidate in sorted(kept, key=_candidate_strength, reverse=True):
+        if candidate.hit.passage.doc_id in seen_docs:
+            continue
+        seen_docs.add(candidate.hit.passage.doc_id)
+        words = _word_set(candidate.hit.passage.text)
         for group in groups:
-            if _overlap(words, _word_set(group[0].passage.text)) >= _NEAR_IDENTICAL:
-                group.append(hit)
+            if _overlap(words, _word_set(group[0].hit.passage.text)) >= _NEAR_IDENTICAL:
+                group.append(candidate)
                 break
         else:
             if len(groups) < limit:
-                groups.append([hit])
-    return [to_card(group[0], also=group[1:]) for group in groups]
+                groups.append([candidate])
+    return [to_card(g[0].hit, also=[c.hit for c in g[1:]], confidence=g[0].confidence, query=sentence)
+            for g in groups]
+
+
+def _candidate_strength(candidate: Candidate) -> tuple[bool, float]:
+    c = candidate.confidence
+    return (c is None, candidate.hit.score if c is None else c)
 
 
 def spread(results: Sequence[tuple[Sentence, list[Card]]]) -> list[tuple[Sentence, list[Card]]]:
@@ -57,17 +92,17 @@ def spread(results: Sequence[tuple[Sentence, list[Card]]]) -> list[tuple[Sentenc
 
     ``results`` are in article order; a sentence left without cards is dropped.
     """
-    best: dict[str, list[tuple[int, float]]] = {}
+    best: dict[str, list[tuple[int, tuple[bool, float]]]] = {}
     for position, (_sentence, cards) in enumerate(results):
         for card in cards:
-            best.setdefault(card.id, []).append((position, card.score))
+            best.setdefault(card.id, []).append((position, strength(card)))
     kept: list[tuple[Sentence, list[Card]]] = []
     for position, (sentence, cards) in enumerate(results):
         mine = [
             card for card in cards
             if not any(
                 other != position and abs(other - position) <= NEIGHBOURS
-                and (score, -other) > (card.score, -position)
+                and (score, -other) > (strength(card), -position)
                 for other, score in best[card.id]
             )
         ]
@@ -84,24 +119,32 @@ def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def to_card(hit: Hit, also: Sequence[Hit] = ()) -> Card:
-    """The card a reader sees for one retrieved passage (and the sources that say the same)."""
+def to_card(
+    hit: Hit, also: Sequence[Hit] = (), *, confidence: float | None = None, query: str = ""
+) -> Card:
+    """The card a reader sees for one retrieved passage (and the sources that say the same).
+
+    ``query`` is the sentence the card is for: the snippet leads with what matches it.
+    """
     p = hit.passage
     sources = tuple(
-        Source(h.passage.publisher, h.passage.title, h.passage.url, h.passage.published)
+        Source(h.passage.publisher, title(h.passage), h.passage.url, h.passage.published)
         for h in (hit, *also)
     )
     return Card(
         id=str(p.id),
         text=p.text,
-        title=p.title,
+        title=title(p),
         url=p.url,
         publisher=p.publisher,
         published=p.published,
         kind=p.kind,
         license=p.license,
         score=round(hit.score, 4),
+        confidence=None if confidence is None else round(confidence, 4),
         sources=sources,
         claimant=p.claimant,
         rating=p.rating,
+        snippet=snippet(p.text, query, language=p.language),
+        section=section(p),
     )

@@ -49,8 +49,12 @@ def test_context_returns_cards_with_offsets(client):
     assert sentence["prefix"] == "" and sentence["suffix"] == text[sentence["end"] :][:32]
     card = sentence["cards"][0]
     assert set(card) == {"id", "text", "title", "url", "publisher", "published", "kind",
-                         "license", "score", "sources", "claimant", "rating"}
+                         "license", "score", "sources", "claimant", "rating", "confidence",
+                         "snippet", "section"}
     assert card["claimant"] is None and card["rating"] is None
+    # An operator's document is not scored by the rescoring model: its bar is THRESHOLD.
+    assert card["confidence"] is None and card["section"] is None
+    assert card["snippet"] == card["text"], "a short passage is shown whole"
     assert card["sources"] == [{"publisher": "Example Almanac", "title": "Golden Gate Bridge",
                                 "url": None, "published": None}]
     assert card["title"] == "Golden Gate Bridge" and card["kind"] == "document"
@@ -62,7 +66,9 @@ def test_questions_and_headings_are_not_searched(client, fake_embedder):
     post(client, {"blocks": ARTICLE})
     embedded = [t for call in fake_embedder.calls for t in call]
     assert "Trade tensions" not in embedded
-    assert not any(t.endswith("?") for t in embedded)
+    assert "Will the bridge close for repairs?" not in embedded
+    # The article's lead is embedded whole (for rescoring), never searched as a sentence.
+    assert not any(t.endswith("?") for t in embedded if not t.startswith("The Golden Gate Bridge opened"))
 
 
 def test_cards_below_threshold_are_left_out(tiny_store, fake_embedder):

@@ -2,12 +2,20 @@ from __future__ import annotations
 
 from index.records import Passage
 from index.search import Hit
-from server.pipeline.rank import rank, spread
+from server.pipeline.rank import candidates, spread
+from server.pipeline.rank import rank as rank_candidates
+from server.pipeline.rescore import Candidate
 from server.schema import Sentence
 
 
-def hit(pid: int, doc: str, text: str, score: float, publisher: str = "P") -> Hit:
-    passage = Passage(doc_id=doc, text=text, embed_text=text, source="s", kind="document",
+def rank(hits, *, threshold, limit):
+    """Ranking with rescoring off: every card gated on its fused score."""
+    return rank_candidates(candidates(hits, floor=threshold), threshold=threshold, min_confidence=0.0,
+                           limit=limit)
+
+
+def hit(pid: int, doc: str, text: str, score: float, publisher: str = "P", kind: str = "document") -> Hit:
+    passage = Passage(doc_id=doc, text=text, embed_text=text, source="s", kind=kind,
                       title=doc, publisher=publisher, id=pid)
     return Hit(passage, score)
 
@@ -48,3 +56,18 @@ def test_a_passage_stays_on_the_neighbouring_sentence_it_fits_best():
     assert [(s.start, [c.id for c in cards]) for s, cards in kept] == [
         (0, ["5"]), (1, ["9"]), (6, ["9"]),
     ], "far-apart sentences may both show it; empty sentences are dropped"
+
+
+def test_rescored_cards_are_gated_on_confidence_and_claim_matches_on_score():
+    found = [
+        Candidate(hit(1, "a", "about the sentence's own country", 0.50, kind="factbook"), 0.9),
+        Candidate(hit(2, "b", "same topic, another country", 0.70, kind="factbook"), 0.2),
+        Candidate(hit(3, "c", "the claim itself, fact-checked", 0.65, kind="fact-check"), None),
+        Candidate(hit(4, "d", "a claim that only looks alike", 0.55, kind="fact-check"), None),
+    ]
+    cards = rank_candidates(found, threshold=0.6, min_confidence=0.5, limit=3, sentence="s")
+    # The fact-check that matches the claim comes first, then the card likely to help; a
+    # high similarity score alone does not show a card the model judges unhelpful.
+    assert [c.id for c in cards] == ["3", "1"]
+    assert [c.confidence for c in cards] == [None, 0.9]
+    assert rank_candidates(found, threshold=0.6, min_confidence=0.95, limit=3) == cards[:1]
