@@ -1,4 +1,4 @@
-"""The ``aside eval`` commands: checkthat, scifact, climate-fever."""
+"""The ``aside eval`` commands: news, fit-rescorer, checkthat, scifact, climate-fever."""
 
 from __future__ import annotations
 
@@ -50,6 +50,149 @@ def _with_common(func: Any) -> Any:
 @click.group("eval")
 def eval_group() -> None:
     """Measure retrieval on public benchmarks (BM25, dense and Aside side by side)."""
+
+
+def _news_setup(ctx: click.Context, data_dir: Path | None, index_dir: Path | None,
+                extra_judgments: tuple[Path, ...], *, rescore: bool) -> tuple[Any, ...]:
+    """Articles, judgments, embedder, store and the service's settings for the news commands."""
+    from server import settings
+    from server.evaluate.news import PROJECT_JUDGMENTS, load_articles, load_judgments
+    from server.resources import load_resources
+
+    folder = data_dir or _default_dir("news_dev")
+    files = (folder / "judgments.jsonl", PROJECT_JUDGMENTS, *extra_judgments)
+    try:
+        articles = load_articles(folder)
+        judgments = load_judgments(files)
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(f"cannot read the news dev set: {exc}") from exc
+    try:
+        config = settings.check(settings.from_environ(os.environ))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if index_dir is not None:
+        config["INDEX_DIR"] = str(index_dir)
+    if not rescore:
+        config["RESCORE_MODEL"] = "off"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if isinstance(ctx.obj, dict) and ctx.obj.get("embedder") is not None:
+        config["EMBEDDER"] = ctx.obj["embedder"]
+    # Otherwise the service's own embedder (ASIDE_EMBED_BACKEND): the vectors /v1/context uses.
+    try:
+        resources = load_resources(config)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if resources.store is None:
+        raise click.ClickException(str(resources.error))
+    return articles, judgments, files, config, resources
+
+
+_news_common = [
+    _data_dir_option("news_dev"),
+    click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
+                 default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index]."),
+    click.option("--judgments", "extra_judgments", multiple=True,
+                 type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                 help="More judgments (JSONL, same fields); repeatable."),
+]
+
+
+def _with_news(func: Any) -> Any:
+    for option in reversed(_news_common):
+        func = option(func)
+    return func
+
+
+@eval_group.command("news")
+@_with_news
+@click.option("--rescore/--no-rescore", default=True, show_default=True,
+              help="Gate cards on the rescoring model's confidence, or on the fused score alone.")
+@click.option("--threshold", "thresholds", multiple=True, type=float,
+              help="Thresholds to report (confidence, or fused score with --no-rescore); "
+              "repeatable [default: a range, and the default setting].")
+@click.option("--articles", "limit", type=click.IntRange(1), default=None,
+              help="Only the first N articles (a quick slice).")
+@click.option("--unjudged", "unjudged_out", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Write the shown cards that have no judgment to FILE (JSONL).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def news(
+    ctx: click.Context, /, data_dir: Path | None, index_dir: Path | None,
+    extra_judgments: tuple[Path, ...], rescore: bool, thresholds: tuple[float, ...],
+    limit: int | None, unjudged_out: Path | None, as_json: bool,
+) -> None:
+    """Judged real news: how many sentences get a helpful card, and how many cards help."""
+    from server.api import pipeline_options
+    from server.evaluate.news import evaluate_news, write_unjudged
+
+    articles, judgments, _, config, resources = _news_setup(ctx, data_dir, index_dir,
+                                                            extra_judgments, rescore=rescore)
+    rescorer = resources.rescorer if rescore else None
+    if rescore and rescorer is None:
+        raise click.ClickException("rescoring is off (ASIDE_RESCORE_MODEL=off); use --no-rescore")
+    options = pipeline_options(config, rescorer=rescorer)
+    if not thresholds:
+        thresholds = ((0.3, 0.4, 0.5, 0.6, 0.7, 0.8) if rescore
+                      else (0.42, 0.45, 0.5, 0.55, 0.6, 0.65))
+    report = evaluate_news(articles[:limit], judgments, resources.embedder, resources.store,
+                           options, thresholds)
+    if unjudged_out is not None:
+        count = write_unjudged(report.unjudged, unjudged_out)
+        click.echo(f"wrote {count} unjudged cards to {unjudged_out}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    gate = "confidence" if rescore else "fused score"
+    click.echo(f"news dev set: {report.rows[0].articles} articles, {report.searched} sentences "
+               f"searched; judgments: {', '.join(f'{n} {k}' for k, n in report.judgments.items())}")
+    click.echo(f"{gate:>12}  {'coverage':>9}  {'precision':>9}  {'wrong':>6}  {'shown':>6}  "
+               f"{'helpful':>7}  {'unjudged':>8}  {'no card':>7}  {'cards/article':>13}")
+    for row in report.rows:
+        mark = " (default)" if row.default else ""
+        click.echo(
+            f"{row.threshold:>12.3f}  {row.coverage:>9.1%}  {row.precision:>9.1%}  "
+            f"{row.wrong_rate:>6.1%}  {row.shown:>6}  {row.helpful:>7}  {row.unjudged:>8}  "
+            f"{row.articles_without_card:>7}  {row.cards_per_article:>13.2f}{mark}")
+    click.echo(f"ceiling: {report.ceiling} sentences ({report.ceiling_coverage:.1%}) have a "
+               f"judged-helpful passage in their top 50 hits")
+    click.echo("timings (ms, all articles): " + ", ".join(
+        f"{k} {v:.0f}" for k, v in report.timings_ms.items()))
+
+
+@eval_group.command("fit-rescorer")
+@_with_news
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to write the model [default: the shipped server/pipeline/rescorer.json].")
+@click.option("--target", type=click.FloatRange(0.0, 1.0), default=0.80, show_default=True,
+              help="Precision (share of helpful cards, out of fold) the default threshold must reach.")
+@click.pass_context
+def fit_rescorer_command(
+    ctx: click.Context, /, data_dir: Path | None, index_dir: Path | None,
+    extra_judgments: tuple[Path, ...], out: Path | None, target: float,
+) -> None:
+    """Refit the rescoring model on the judged news cards (folds split by article)."""
+    from server.api import pipeline_options
+    from server.evaluate.fit import fit_rescorer
+    from server.pipeline.rescore import DEFAULT_MODEL
+
+    articles, judgments, files, config, resources = _news_setup(ctx, data_dir, index_dir,
+                                                                extra_judgments, rescore=False)
+    report = fit_rescorer(articles, judgments, resources.embedder, resources.store,
+                          pipeline_options(config), target=target, judgment_files=files)
+    target_path = out or DEFAULT_MODEL
+    target_path.write_text(json.dumps(report.model.to_dict(), indent=2) + "\n", encoding="utf-8")
+    click.echo(f"fitted on {report.rows} judged cards ({report.positives} helpful); "
+               f"C={report.chosen_c:g}; out-of-fold log loss {report.cv_log_loss:.4f}, "
+               f"AUC {report.cv_auc:.4f}")
+    click.echo("out of fold (each article scored by a model that never saw it):")
+    click.echo(f"{'confidence':>10}  {'coverage':>9}  {'precision':>9}  {'wrong':>6}  "
+               f"{'shown':>6}  {'unjudged':>8}  {'no card':>7}")
+    for row in report.cv_rows:
+        mark = " (chosen)" if row.default else ""
+        click.echo(f"{row.threshold:>10.3f}  {row.coverage:>9.1%}  {row.precision:>9.1%}  "
+                   f"{row.wrong_rate:>6.1%}  {row.shown:>6}  {row.unjudged:>8}  "
+                   f"{row.articles_without_card:>7}{mark}")
+    click.echo(f"wrote {target_path}")
 
 
 @eval_group.command("checkthat")
