@@ -81,3 +81,33 @@ test("ordinary cards show no verdict", () => {
   assert.equal(card.querySelector(".verdict"), null);
   assert.equal(card.querySelector(".claimant"), null);
 });
+
+test("a long passage shows its matching part first and the whole passage on demand", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const whole = "First part about the army; the part that matched the sentence; a last part.";
+  const card = win.AsideRender.buildCard(win.document, {
+    exact: "The sentence.",
+    cards: [{
+      id: "3", text: whole, snippet: "… the part that matched the sentence …", section: "Military - note",
+      title: "Somalia — Military - note", url: null, publisher: "CIA World Factbook", published: "2025",
+      kind: "factbook", license: null, score: 0.55,
+    }],
+  });
+  win.document.body.appendChild(card);
+  assert.equal(card.querySelector(".section").textContent, "Military - note");
+  const passage = card.querySelector(".passage");
+  const more = card.querySelector("button.more");
+  assert.equal(passage.textContent, "… the part that matched the sentence …");
+  assert.equal(more.getAttribute("aria-expanded"), "false");
+  more.click();
+  assert.equal(passage.textContent, whole);
+  assert.equal(more.getAttribute("aria-expanded"), "true");
+  more.click();
+  assert.equal(passage.textContent, "… the part that matched the sentence …");
+});
+
+test("a passage that fits is shown whole, with no button", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  assert.equal(card.querySelector("button.more"), null);
+});

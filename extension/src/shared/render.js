@@ -28,6 +28,9 @@
     ol { list-style: none; margin: 0; padding: 0; }
     li + li { border-top: 1px solid var(--line); margin-top: 8px; padding-top: 8px; }
     .passage { margin: 0 0 6px; }
+    .section { margin: 0 0 2px; color: var(--muted); font-size: 12px; font-weight: 600; }
+    button.more { font-size: 12px; color: var(--accent); text-decoration: underline; padding: 0;
+                  margin: 0 0 6px; display: inline-block; }
     .verdict { margin: 0 0 4px; font-weight: 600; color: var(--accent); }
     .claimant { margin: 0 0 4px; color: var(--muted); font-size: 12px; }
     .source { margin: 0; font-weight: 600; }
@@ -119,7 +122,22 @@
         const by = item.publisher ? ` by ${item.publisher}` : "";
         li.appendChild(el(doc, "p", "verdict", `Fact-check: rated “${item.rating}”${by}`));
       }
-      li.appendChild(el(doc, "p", "passage", item.rating ? `Claim: ${item.text}` : item.text));
+      if (item.section) li.appendChild(el(doc, "p", "section", item.section));
+      // The matching sentences first; the whole passage on demand.
+      const short = item.snippet && item.snippet !== item.text ? item.snippet : null;
+      const passage = el(doc, "p", "passage", item.rating ? `Claim: ${short || item.text}` : short || item.text);
+      li.appendChild(passage);
+      if (short) {
+        const more = el(doc, "button", "more", "Show the whole passage");
+        more.setAttribute("aria-expanded", "false");
+        more.addEventListener("click", () => {
+          const open = more.getAttribute("aria-expanded") === "true";
+          passage.textContent = item.rating ? `Claim: ${open ? short : item.text}` : open ? short : item.text;
+          more.setAttribute("aria-expanded", String(!open));
+          more.textContent = open ? "Show the whole passage" : "Show less";
+        });
+        li.appendChild(more);
+      }
       if (item.claimant) li.appendChild(el(doc, "p", "claimant", `Claimed by ${item.claimant}`));
       const source = el(doc, "p", "source");
       source.appendChild(sourceLink(doc, item));
