@@ -125,10 +125,15 @@ def _print_listing(answer: dict[str, Any]) -> None:
         click.echo(f"[{sentence['block']} {sentence['start']}-{sentence['end']}] {sentence['exact']}")
         for card in sentence["cards"]:
             dated = f", {card['published']}" if card["published"] else ""
-            click.echo(f"    {card['score']:.3f}  {card['publisher']} — {card['title']}{dated}")
-            click.echo(f"           {card['text']}")
+            # The rescoring model's probability that the card helps, else the match score.
+            if card.get("confidence") is not None:
+                rated = f"p={card['confidence']:.2f}"
+            else:
+                rated = f"s={card['score']:.2f}"
+            click.echo(f"    {rated}  {card['publisher']} — {card['title']}{dated}")
+            click.echo(f"            {card.get('snippet') or card['text']}")
             if card["url"]:
-                click.echo(f"           {card['url']}")
+                click.echo(f"            {card['url']}")
 
 
 if __name__ == "__main__":  # pragma: no cover
