@@ -40,7 +40,8 @@ def test_counts_at_each_threshold(articles, judgments, tiny_store, fake_embedder
     assert default.default and not strict.default
     # 5 sentences searched (the question is not); at 0.46 four cards: one helpful, two wrong
     # (judged), one with no judgment, which is listed to be judged.
-    assert (default.searched, default.shown, default.helpful, default.wrong, default.unjudged) == (5, 4, 1, 2, 1)
+    counts = (default.searched, default.shown, default.helpful, default.wrong, default.unjudged)
+    assert counts == (5, 4, 1, 2, 1)
     assert default.coverage == pytest.approx(1 / 5) and default.precision == pytest.approx(1 / 3)
     assert default.wrong_rate == pytest.approx(2 / 3) and default.articles_without_card == 0
     assert [row["card_title"] for row in report.unjudged] == ["United States"]
@@ -84,5 +85,6 @@ def test_the_command_prints_the_table_and_writes_unjudged_cards(runner, fake_emb
 
 
 def test_a_missing_dev_set_is_a_clear_error(runner, fake_embedder, tmp_path):
-    result = runner.invoke(main, ["eval", "news", "--data-dir", str(tmp_path)], obj={"embedder": fake_embedder})
+    result = runner.invoke(main, ["eval", "news", "--data-dir", str(tmp_path)],
+                           obj={"embedder": fake_embedder})
     assert result.exit_code == 1 and "no articles in" in result.output

@@ -8,8 +8,8 @@ import pytest
 from index.records import Passage
 from index.search import Hit
 from server.pipeline.article import read_article
-from server.pipeline.rescore import DEFAULT_MODEL, FEATURES, Rescorer, feature_rows, subject_of
 from server.pipeline.names import name_of
+from server.pipeline.rescore import DEFAULT_MODEL, FEATURES, Rescorer, feature_rows, subject_of
 
 COUNTRIES = {"Somalia": (name_of("Somalia"), name_of("Somali"), name_of("Somalis")),
              "Mozambique": (name_of("Mozambique"), name_of("Mozambican"))}
