@@ -177,8 +177,11 @@ def fit_rescorer_command(
 
     articles, judgments, files, config, resources = _news_setup(ctx, data_dir, index_dir,
                                                                 extra_judgments, rescore=False)
-    report = fit_rescorer(articles, judgments, resources.embedder, resources.store,
-                          pipeline_options(config), target=target, judgment_files=files)
+    try:
+        report = fit_rescorer(articles, judgments, resources.embedder, resources.store,
+                              pipeline_options(config), target=target, judgment_files=files)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     target_path = out or DEFAULT_MODEL
     target_path.write_text(json.dumps(report.model.to_dict(), indent=2) + "\n", encoding="utf-8")
     click.echo(f"fitted on {report.rows} judged cards ({report.positives} helpful); "

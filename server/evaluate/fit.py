@@ -58,7 +58,7 @@ class FitReport:
 
 def fit_rescorer(
     articles: Sequence[NewsArticle], judgments: Judgments, embedder: Embedder, store: Store,
-    options: pipeline.Options, *, target: float = 0.85, judgment_files: Sequence[Path] = (),
+    options: pipeline.Options, *, target: float = 0.80, judgment_files: Sequence[Path] = (),
 ) -> FitReport:
     """Fit, cross-validate and choose the default threshold; see the module docstring."""
     from sklearn.linear_model import LogisticRegression
@@ -87,7 +87,9 @@ def fit_rescorer(
     prior_column = FEATURES.index("field_prior")
     logger.info("%d judged candidates (%d helpful) in %d articles", len(y), y.sum(), len(found))
     # 3. Out-of-fold probabilities by regularisation strength; folds split by article.
-    folds = list(GroupKFold(n_splits=FOLDS).split(x, y, g))
+    if len(set(g)) < 2 or len(set(y)) < 2:
+        raise ValueError("fitting needs judged cards from at least two articles, helpful and not")
+    folds = list(GroupKFold(n_splits=min(FOLDS, len(set(g)))).split(x, y, g))
     fold_of_article = {int(a): f for f, (_, test) in enumerate(folds) for a in set(g[test])}
 
     def make(c: float) -> Any:

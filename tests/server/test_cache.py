@@ -42,3 +42,14 @@ def test_entries_belong_to_one_build_and_the_oldest_go_first():
     cache.put_many("build-a", {"three": []})
     assert set(cache.get_many("build-a", ["one", "two", "three"])) == {"one", "three"}
     assert len(cache) == 2
+
+
+def test_lead_vectors_are_kept_one_for_every_ten_sentences():
+    import numpy as np
+
+    cache = SearchCache(20)
+    for n in range(3):
+        cache.put_vector(f"lead {n}", np.full(4, n, dtype=np.float32))
+    assert cache.get_vector("lead 0") is None, "two leads fit; the oldest went"
+    assert cache.get_vector("lead 2")[0] == 2
+    assert SearchCache(0).get_vector("lead 2") is None
