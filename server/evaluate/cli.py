@@ -187,14 +187,16 @@ def fit_rescorer_command(
     click.echo(f"fitted on {report.rows} judged cards ({report.positives} helpful); "
                f"C={report.chosen_c:g}; out-of-fold log loss {report.cv_log_loss:.4f}, "
                f"AUC {report.cv_auc:.4f}")
-    click.echo("out of fold (each article scored by a model that never saw it):")
+    click.echo(f"out of fold (each article scored by a model that never saw it; {report.repeats} "
+               "splits pooled, cards and articles a split):")
     click.echo(f"{'confidence':>10}  {'coverage':>9}  {'precision':>9}  {'wrong':>6}  "
                f"{'shown':>6}  {'unjudged':>8}  {'no card':>7}")
     for row in report.cv_rows:
         mark = " (chosen)" if row.default else ""
+        n = report.repeats
         click.echo(f"{row.threshold:>10.3f}  {row.coverage:>9.1%}  {row.precision:>9.1%}  "
-                   f"{row.wrong_rate:>6.1%}  {row.shown:>6}  {row.unjudged:>8}  "
-                   f"{row.articles_without_card:>7}{mark}")
+                   f"{row.wrong_rate:>6.1%}  {row.shown / n:>6.1f}  {row.unjudged / n:>8.1f}  "
+                   f"{row.articles_without_card / n:>7.1f}{mark}")
     click.echo(f"wrote {target_path}")
 
 

@@ -8,7 +8,8 @@
    of helpful cards by Factbook field or kind, smoothed) is counted on each fold's training
    articles only; pick the regularisation with the best out-of-fold log loss;
 4. rank the dev set with the out-of-fold confidences, exactly as ``aside eval news`` ranks
-   it, and choose the least threshold whose cards are at least ``target`` helpful;
+   it, pooled over five shuffled splits, and choose the least threshold whose cards are at
+   least ``target`` helpful;
 5. fit on every judged card and return the model with its features, data and figures.
 """
 
@@ -39,6 +40,7 @@ KINDS = frozenset({"factbook", "wikipedia"})
 FLOOR = 0.42
 CANDIDATES = 4
 FOLDS = 5
+REPEATS = 5
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 # Cards of the overall share a field's own are weighed against (smoothing of rare fields).
 PRIOR_WEIGHT = 10
@@ -54,6 +56,8 @@ class FitReport:
     cv_log_loss: float
     cv_auc: float
     chosen_c: float
+    # cv_rows pool this many repeated splits of the dev set.
+    repeats: int = 1
 
 
 def fit_rescorer(
@@ -86,16 +90,16 @@ def fit_rescorer(
     x, y, g = np.asarray(x_rows), np.asarray(labels, dtype=int), np.asarray(groups)
     prior_column = FEATURES.index("field_prior")
     logger.info("%d judged candidates (%d helpful) in %d articles", len(y), y.sum(), len(found))
-    # 3. Out-of-fold probabilities by regularisation strength; folds split by article.
+    # 3. Out-of-fold probabilities by regularisation strength; folds split by article, the
+    #    split repeated REPEATS times (articles shuffled) so that one lucky split decides nothing.
     if len(set(g)) < 2 or len(set(y)) < 2:
         raise ValueError("fitting needs judged cards from at least two articles, helpful and not")
-    folds = list(GroupKFold(n_splits=min(FOLDS, len(set(g)))).split(x, y, g))
-    fold_of_article = {int(a): f for f, (_, test) in enumerate(folds) for a in set(g[test])}
+    splits = min(FOLDS, len(set(g)))
+    repeats = [list(GroupKFold(n_splits=splits, shuffle=True, random_state=seed).split(x, y, g))
+               for seed in range(REPEATS)]
 
     def make(c: float) -> Any:
         return LogisticRegression(C=c, max_iter=2000)
-
-    fold_priors = [field_priors([keys[i] for i in train], y[train]) for train, _ in folds]
 
     def with_priors(rows: np.ndarray, row_keys: Sequence[str], priors: tuple[dict[str, float], float]
                     ) -> np.ndarray:
@@ -103,45 +107,41 @@ def fit_rescorer(
         rows[:, prior_column] = [priors[0].get(k, priors[1]) for k in row_keys]
         return rows
 
-    best: tuple[float, float, list[Any]] | None = None
-    for c in C_GRID:
-        oof = np.zeros(len(y))
-        fitted = []
-        for (train, test), priors in zip(folds, fold_priors, strict=True):
+    def cross_validate(c: float, folds: list[Any]) -> tuple[np.ndarray, list[Any]]:
+        oof, fitted = np.zeros(len(y)), []
+        for train, test in folds:
+            priors = field_priors([keys[i] for i in train], y[train])
             x_train = with_priors(x[train], [keys[i] for i in train], priors)
-            x_test = with_priors(x[test], [keys[i] for i in test], priors)
             scaler = StandardScaler().fit(x_train)
             model = make(c).fit(scaler.transform(x_train), y[train])
-            oof[test] = model.predict_proba(scaler.transform(x_test))[:, 1]
-            fitted.append((scaler, model, priors))
-        loss = log_loss(y, oof)
-        logger.info("C=%g: out-of-fold log loss %.4f, AUC %.4f", c, loss, roc_auc_score(y, oof))
+            oof[test] = model.predict_proba(
+                scaler.transform(with_priors(x[test], [keys[i] for i in test], priors)))[:, 1]
+            fitted.append((scaler, model, priors, {int(a) for a in set(g[test])}))
+        return oof, fitted
+
+    best: tuple[float, float, float, list[list[Any]]] | None = None
+    for c in C_GRID:
+        runs = [cross_validate(c, folds) for folds in repeats]
+        loss = float(np.mean([log_loss(y, oof) for oof, _ in runs]))
+        auc = float(np.mean([roc_auc_score(y, oof) for oof, _ in runs]))
+        logger.info("C=%g: out-of-fold log loss %.4f, AUC %.4f (mean of %d splits)", c, loss, auc,
+                    REPEATS)
         if best is None or loss < best[1]:
-            best = (c, loss, fitted)
-            best_oof = oof
+            best = (c, loss, auc, [fitted for _, fitted in runs])
     assert best is not None
-    chosen_c, cv_loss, fold_models = best
+    chosen_c, cv_loss, cv_auc, fold_models = best
     # 4. The dev set ranked with out-of-fold confidences (each article by the model that
-    #    never saw it), at every threshold; the least one at the target precision.
-    oof_found = []
-    for number, (article, article_found) in enumerate(found):
-        scaler, model, priors = fold_models[fold_of_article.get(number, 0)]
-        sentences = []
-        for sentence, candidates in article_found.sentences:
-            rescored = []
-            for candidate in candidates:
-                if candidate.features is None:
-                    rescored.append(candidate)
-                    continue
-                row = scaler.transform(with_priors(np.asarray([candidate.features]),
-                                                   [field_key(candidate.hit)], priors))
-                rescored.append(replace(candidate, confidence=float(model.predict_proba(row)[0, 1])))
-            sentences.append((sentence, rescored))
-        oof_found.append((article, replace(article_found, sentences=sentences)))
-    cv_rows = []
-    for level in THRESHOLD_GRID:
-        cv_rows.append(count_row(oof_found, judgments, replace(options, min_confidence=level), level,
-                              False, {}))
+    #    never saw it), at every threshold, cards counted over all the repeated splits; the
+    #    least threshold at the target precision.
+    totals: dict[float, Row] = {}
+    for fitted in fold_models:
+        oof_found = [(article, _rescored(article_found, number, fitted, with_priors))
+                     for number, (article, article_found) in enumerate(found)]
+        for level in THRESHOLD_GRID:
+            row = count_row(oof_found, judgments, replace(options, min_confidence=level), level,
+                            False, {})
+            totals[level] = _add(totals[level], row) if level in totals else row
+    cv_rows = [totals[level] for level in THRESHOLD_GRID]
     chosen = next((r for r in cv_rows if r.precision >= target and r.shown), cv_rows[-1])
     cv_rows = [replace(r, default=r.threshold == chosen.threshold) for r in cv_rows]
     # 5. The shipped model: fitted on every judged card.
@@ -156,7 +156,7 @@ def fit_rescorer(
         "articles": len(found), "rows": int(len(y)), "helpful": int(y.sum()),
         "estimator": f"sklearn LogisticRegression(C={chosen_c}) on standardised features",
         "cv": {"folds": FOLDS, "split": "by article", "log_loss": round(float(cv_loss), 4),
-               "auc": round(float(roc_auc_score(y, best_oof)), 4),
+               "auc": round(cv_auc, 4), "repeats": REPEATS,
                "chosen": chosen.to_dict(), "target_precision": target},
     }
     model = Rescorer(
@@ -166,8 +166,33 @@ def fit_rescorer(
         priors=priors[0], prior=priors[1], meta=meta, countries=blank.countries,
     )
     return FitReport(model=model, rows=len(y), positives=int(y.sum()), cv_rows=cv_rows,
-                     cv_log_loss=float(cv_loss), cv_auc=float(roc_auc_score(y, best_oof)),
-                     chosen_c=chosen_c)
+                     cv_log_loss=float(cv_loss), cv_auc=cv_auc,
+                     chosen_c=chosen_c, repeats=REPEATS)
+
+
+def _rescored(found: pipeline.Found, number: int, fitted: list[Any], with_priors: Any
+              ) -> pipeline.Found:
+    """An article's candidates with the confidence of the fold model that never saw it."""
+    scaler, model, priors = next(((s, m, p) for s, m, p, held in fitted if number in held),
+                                 fitted[0][:3])
+    sentences = []
+    for sentence, candidates in found.sentences:
+        rescored = []
+        for candidate in candidates:
+            if candidate.features is not None:
+                row = scaler.transform(with_priors(np.asarray([candidate.features]),
+                                                   [field_key(candidate.hit)], priors))
+                candidate = replace(candidate, confidence=float(model.predict_proba(row)[0, 1]))
+            rescored.append(candidate)
+        sentences.append((sentence, rescored))
+    return replace(found, sentences=sentences)
+
+
+def _add(a: Row, b: Row) -> Row:
+    """Counts of two rankings of the dev set added, so their shares are pooled."""
+    return replace(a, **{name: getattr(a, name) + getattr(b, name) for name in (
+        "searched", "shown", "helpful", "related", "wrong", "unjudged", "sentences_helped",
+        "articles", "articles_without_card")})
 
 
 def field_priors(keys: Sequence[str], labels: np.ndarray) -> tuple[dict[str, float], float]:
