@@ -30,10 +30,10 @@ pytestmark = pytest.mark.model
 
 DATA = Path(settings.get("DATA_DIR")) / "news_dev"
 ARTICLES = 12
-# Measured 2026-11-29 at the default: coverage 2.0% (6 of 305 sentences), precision 100% (8 of 8
+# Measured 2026-11-29 at the default: coverage 1.6% (5 of 305 sentences), precision 100% (7 of 7
 # cards), wrong 0%. The shipped model was fitted on these articles among others: this is a gate
 # against regressions, not the held-out figure (that is aside eval fit-rescorer's out of fold).
-FLOORS = {"coverage": 0.015, "precision": 0.75}
+FLOORS = {"coverage": 0.012, "precision": 0.75}
 MOST_WRONG = 0.03
 
 

@@ -22,8 +22,11 @@ __all__ = ["Article", "lead_text", "read_article"]
 
 # Sentences at the start of an article that count as its lead.
 LEAD_SENTENCES = 2
-# Characters of title and first paragraph embedded as the article's lead.
-LEAD_CHARS = 1000
+# Characters of title and first paragraph embedded as the article's lead (about 64 tokens).
+# Longer leads helped the model a little and cost every new article time (fit-rescorer's
+# out-of-fold AUC 0.859 at 300 characters, 0.863 at 600; 10 new sentences embedded in 162 ms
+# with a 300-character lead, 182 ms with 600, 128 ms with none).
+LEAD_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def lead_text(title: str | None, paragraphs: Sequence[str]) -> str:
     """What the article is about in a few lines: its title and first paragraph of prose."""
     first = next((p for p in paragraphs if len(p.split()) > 12), paragraphs[0] if paragraphs else "")
     text = f"{title.strip()}. {first.strip()}" if title and title.strip() else first.strip()
-    return text[:LEAD_CHARS]
+    return text if len(text) <= LEAD_CHARS else text[:LEAD_CHARS].rsplit(" ", 1)[0]
 
 
 def read_article(

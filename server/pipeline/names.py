@@ -73,41 +73,53 @@ def _capitalised(token: str) -> bool:
 
 def names(text: str) -> list[Name]:
     """The proper names in a text, in order, each as a tuple of folded tokens."""
+    return list(_names(text))
+
+
+@lru_cache(maxsize=8192)
+def _names(text: str) -> tuple[Name, ...]:
+    # Cached: the rescoring stage reads each sentence twice (with the article, then alone),
+    # and the same passages for many sentences.
     found: list[Name] = []
     current: list[str] = []
     pending: list[str] = []  # particles seen inside a name, kept only if the name goes on
     end = 0
     for match in _TOKEN.finditer(text):
         # Punctuation between two words ends a name: "Sadat (God", "Obama, Castro".
-        if text[end:match.start()].strip():
-            _close(current, found)
+        start = match.start()
+        if current and start > end and text[end:start].strip():
+            found.append(tuple(current))
             current, pending = [], []
         end = match.end()
         token = match.group()
-        raw = token if _ABBREVIATION.fullmatch(token) else token.rstrip(".")
-        if not raw or raw[0].isdigit():
-            _close(current, found)
-            current, pending = [], []
+        first = token[0]
+        if first.islower() and "-" not in token:  # most words: not part of a name
+            if current and token in _PARTICLES:
+                pending.append(token)
+            elif current:
+                found.append(tuple(current))
+                current, pending = [], []
             continue
-        capitalised = _capitalised(raw)
-        parts = fold(raw) if capitalised else ()
+        raw = token if _ABBREVIATION.fullmatch(token) else token.rstrip(".")
+        if not raw or first.isdigit() or not _capitalised(raw):
+            if current and raw.casefold() in _PARTICLES:
+                pending.append(raw.casefold())
+            elif current:
+                found.append(tuple(current))
+                current, pending = [], []
+            continue
+        parts = fold(raw)
         common = bool(parts) and all(p in _COMMON for p in parts)
         # A title inside a name stays ("Sharif Sheik Ahmed"); dates never join one.
-        if capitalised and (not common or (current and not set(parts) & _DATES)):
+        if not common or (current and not set(parts) & _DATES):
             current += pending + list(parts)
             pending = []
-        elif current and raw.casefold() in _PARTICLES:
-            pending.append(raw.casefold())
-        else:
-            _close(current, found)
+        elif current:
+            found.append(tuple(current))
             current, pending = [], []
-    _close(current, found)
-    return found
-
-
-def _close(current: list[str], found: list[Name]) -> None:
     if current:
         found.append(tuple(current))
+    return tuple(found)
 
 
 def match(subject: Iterable[Name], mentioned: Iterable[Name]) -> float:
@@ -133,6 +145,7 @@ def match(subject: Iterable[Name], mentioned: Iterable[Name]) -> float:
     return best
 
 
+@lru_cache(maxsize=65536)
 def bare_name(name: Name) -> Name:
     """A name without its particles: ("islamic", "republic", "afghanistan")."""
     return tuple(t for t in name if t not in _PARTICLES)

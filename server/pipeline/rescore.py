@@ -238,11 +238,11 @@ def _overlap(wanted: set[str] | frozenset[str], found: set[str] | frozenset[str]
 @lru_cache(maxsize=4096)
 def _read_passage(title: str, text: str) -> tuple[tuple[Name, ...], frozenset[str], frozenset[str],
                                                    frozenset[str]]:
-    """What the features read of a passage, once: the names in its opening, the tokens of
-    the names in its title and opening, its content words and its numbers."""
-    opening = f"{title} {text}"[:_PASSAGE_HEAD * 2]
-    return (tuple(names(text[:_PASSAGE_HEAD])), frozenset(t for n in names(opening) for t in n),
-            frozenset(_content_words(f"{title} {text}")), frozenset(numbers(text)))
+    """What the features read of a passage, once: the names in its opening (300 characters),
+    the tokens of those and of its title's names, its content words and its numbers."""
+    head = tuple(names(text[:_PASSAGE_HEAD]))
+    tokens = frozenset(t for n in (*head, *names(title)) for t in n)
+    return (head, tokens, frozenset(_content_words(f"{title} {text}")), frozenset(numbers(text)))
 
 
 def feature_rows(
