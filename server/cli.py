@@ -93,13 +93,11 @@ def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool
     if not paragraphs:
         raise click.ClickException("the article is empty")
     try:
-        config = settings.check(settings.from_environ(os.environ))
-    except ValueError as exc:
+        config = settings.for_command(None if index_dir is None else str(index_dir))
+        config["EMBEDDER"] = make_embedder(ctx.obj)
+        resources = load_resources(config)
+    except ValueError as exc:  # a wrong setting, or a rescoring model that cannot be used
         raise click.ClickException(str(exc)) from exc
-    if index_dir is not None:
-        config["INDEX_DIR"] = str(index_dir)
-    config["EMBEDDER"] = make_embedder(ctx.obj)
-    resources = load_resources(config)
     if resources.store is None:
         raise click.ClickException(str(resources.error))
     blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]

@@ -13,7 +13,7 @@ from index import settings as index_settings
 from index.embed import BACKENDS
 from index.settings import Setting
 
-__all__ = ["DEFAULTS", "SETTINGS", "check", "from_environ", "markdown_table"]
+__all__ = ["DEFAULTS", "SETTINGS", "check", "for_command", "from_environ", "markdown_table"]
 
 DEFAULT_CORS_ORIGINS = (
     r"chrome-extension://[a-p]{32}",
@@ -179,6 +179,19 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
     values["TORCH_THREADS"] = int(values["TORCH_THREADS"])
     values["INDEX_DIR"] = str(values["INDEX_DIR"])
     return values
+
+
+def for_command(index_dir: str | None = None) -> dict[str, Any]:
+    """The checked settings of a command run from the shell, with its ``--index`` when given.
+
+    Raises ValueError, as ``check`` does, for a setting that is wrong.
+    """
+    import os
+
+    config = check(from_environ(os.environ))
+    if index_dir is not None:
+        config["INDEX_DIR"] = str(index_dir)
+    return config
 
 
 def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:

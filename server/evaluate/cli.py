@@ -67,11 +67,9 @@ def _news_setup(ctx: click.Context, data_dir: Path | None, index_dir: Path | Non
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(f"cannot read the news dev set: {exc}") from exc
     try:
-        config = settings.check(settings.from_environ(os.environ))
+        config = settings.for_command(None if index_dir is None else str(index_dir))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    if index_dir is not None:
-        config["INDEX_DIR"] = str(index_dir)
     if not rescore:
         config["RESCORE_MODEL"] = "off"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -49,3 +49,15 @@ def test_context_and_serve_explain_a_missing_index(runner, fake_embedder, tmp_pa
     assert served.exit_code == 1 and "aside index build --out" in served.output
     empty = invoke(runner, fake_embedder, "context", "-", "--index", missing, input="\n\n")
     assert empty.exit_code == 1 and "empty" in empty.output
+
+
+def test_context_says_when_the_rescoring_model_cannot_be_used(runner, fake_embedder, tiny_store, tmp_path):
+    from server.cli import main
+
+    article = tmp_path / "a.txt"
+    article.write_text("Mexico exports cars to the United States, officials said.\n")
+    result = runner.invoke(main, ["context", str(article), "--index", str(tiny_store)],
+                           obj={"embedder": fake_embedder},
+                           env={"ASIDE_RESCORE_MODEL": str(tmp_path / "missing.json")})
+    assert result.exit_code == 1
+    assert "cannot read the rescoring model" in result.output and "Traceback" not in result.output
