@@ -61,12 +61,16 @@ def test_unrelated_sentence_gets_no_card(real_client, default_client):
         assert body["ok"] is True and body["sentences"] == []
 
 
-def test_default_threshold_still_shows_close_matches(default_client):
+def test_default_settings_show_the_cards_likely_to_help(default_client):
+    from server.pipeline.rescore import Rescorer
+
+    bar = Rescorer.load().min_confidence
     text = "The United States buys roughly three quarters of everything Mexico exports."
     body = default_client.post("/v1/context", json={"blocks": [{"id": "p", "text": text}]}).get_json()
     (sentence,) = body["sentences"]
     assert sentence["cards"][0]["title"].startswith("Mexico — Exports")
-    assert all(card["score"] >= 0.62 for card in sentence["cards"])
+    assert all(card["confidence"] >= bar for card in sentence["cards"]), sentence["cards"]
+    assert "Mexico — Exports - partners" in [card["title"] for card in sentence["cards"]]
 
 
 @pytest.fixture(scope="module")

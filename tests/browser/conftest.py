@@ -44,9 +44,10 @@ def _serve(server) -> threading.Thread:
 @pytest.fixture(scope="session")
 def service(real_store, model) -> Iterator[tuple[str, Counting]]:
     """The Aside service, real model and index, on a loopback port."""
-    # The extension is under test here, not the threshold policy: 0.5 keeps the paraphrased
-    # Factbook match on the cartel sentence (see tests/test_model.py).
-    app = Counting(create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model, "THRESHOLD": 0.5}))
+    # The extension is under test here, not the card policy: rescoring off and 0.5 keep the
+    # paraphrased Factbook match on the cartel sentence (see tests/test_model.py).
+    app = Counting(create_app({"INDEX_DIR": str(real_store), "EMBEDDER": model, "THRESHOLD": 0.5,
+                               "RESCORE_MODEL": "off"}))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     _serve(server)
     yield f"http://127.0.0.1:{server.server_port}", app
