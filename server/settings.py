@@ -6,6 +6,7 @@ Each setting is read from the environment as ``ASIDE_<NAME>`` (Flask's
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -186,8 +187,6 @@ def for_command(index_dir: str | None = None) -> dict[str, Any]:
 
     Raises ValueError, as ``check`` does, for a setting that is wrong.
     """
-    import os
-
     config = check(from_environ(os.environ))
     if index_dir is not None:
         config["INDEX_DIR"] = str(index_dir)

@@ -41,10 +41,16 @@ _common = [
 ]
 
 
-def _with_common(func: Any) -> Any:
-    for option in reversed(_common):
-        func = option(func)
-    return func
+def _with(options: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """A decorator that adds a list of click options to a command, in the list's order."""
+    def decorate(func: Any) -> Any:
+        for option in reversed(options):
+            func = option(func)
+        return func
+    return decorate
+
+
+_with_common = _with(_common)
 
 
 @click.group("eval")
@@ -94,11 +100,7 @@ _news_common = [
                  help="More judgments (JSONL, same fields); repeatable."),
 ]
 
-
-def _with_news(func: Any) -> Any:
-    for option in reversed(_news_common):
-        func = option(func)
-    return func
+_with_news = _with(_news_common)
 
 
 @eval_group.command("news")

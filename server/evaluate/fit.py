@@ -88,7 +88,6 @@ def fit_rescorer(
                     groups.append(number)
                     keys.append(field_key(candidate.hit))
     x, y, g = np.asarray(x_rows), np.asarray(labels, dtype=int), np.asarray(groups)
-    prior_column = FEATURES.index("field_prior")
     logger.info("%d judged candidates (%d helpful) in %d articles", len(y), y.sum(), len(found))
     # 3. Out-of-fold probabilities by regularisation strength; folds split by article, the
     #    split repeated REPEATS times (articles shuffled) so that one lucky split decides nothing.
@@ -101,21 +100,15 @@ def fit_rescorer(
     def make(c: float) -> Any:
         return LogisticRegression(C=c, max_iter=2000)
 
-    def with_priors(rows: np.ndarray, row_keys: Sequence[str], priors: tuple[dict[str, float], float]
-                    ) -> np.ndarray:
-        rows = rows.copy()
-        rows[:, prior_column] = [priors[0].get(k, priors[1]) for k in row_keys]
-        return rows
-
     def cross_validate(c: float, folds: list[Any]) -> tuple[np.ndarray, list[Any]]:
         oof, fitted = np.zeros(len(y)), []
         for train, test in folds:
             priors = field_priors([keys[i] for i in train], y[train])
-            x_train = with_priors(x[train], [keys[i] for i in train], priors)
+            x_train = _with_priors(x[train], [keys[i] for i in train], priors)
             scaler = StandardScaler().fit(x_train)
             model = make(c).fit(scaler.transform(x_train), y[train])
             oof[test] = model.predict_proba(
-                scaler.transform(with_priors(x[test], [keys[i] for i in test], priors)))[:, 1]
+                scaler.transform(_with_priors(x[test], [keys[i] for i in test], priors)))[:, 1]
             fitted.append((scaler, model, priors, {int(a) for a in set(g[test])}))
         return oof, fitted
 
@@ -135,7 +128,7 @@ def fit_rescorer(
     #    least threshold at the target precision.
     totals: dict[float, Row] = {}
     for fitted in fold_models:
-        oof_found = [(article, _rescored(article_found, number, fitted, with_priors))
+        oof_found = [(article, _rescored(article_found, number, fitted))
                      for number, (article, article_found) in enumerate(found)]
         for level in THRESHOLD_GRID:
             row = count_row(oof_found, judgments, replace(options, min_confidence=level), level,
@@ -146,7 +139,7 @@ def fit_rescorer(
     cv_rows = [replace(r, default=r.threshold == chosen.threshold) for r in cv_rows]
     # 5. The shipped model: fitted on every judged card.
     priors = field_priors(keys, y)
-    x_all = with_priors(x, keys, priors)
+    x_all = _with_priors(x, keys, priors)
     scaler = StandardScaler().fit(x_all)
     final = make(chosen_c).fit(scaler.transform(x_all), y)
     meta = {
@@ -170,8 +163,7 @@ def fit_rescorer(
                      chosen_c=chosen_c, repeats=REPEATS)
 
 
-def _rescored(found: pipeline.Found, number: int, fitted: list[Any], with_priors: Any
-              ) -> pipeline.Found:
+def _rescored(found: pipeline.Found, number: int, fitted: list[Any]) -> pipeline.Found:
     """An article's candidates with the confidence of the fold model that never saw it."""
     scaler, model, priors = next(((s, m, p) for s, m, p, held in fitted if number in held),
                                  fitted[0][:3])
@@ -180,12 +172,20 @@ def _rescored(found: pipeline.Found, number: int, fitted: list[Any], with_priors
         rescored = []
         for candidate in candidates:
             if candidate.features is not None:
-                row = scaler.transform(with_priors(np.asarray([candidate.features]),
+                row = scaler.transform(_with_priors(np.asarray([candidate.features]),
                                                    [field_key(candidate.hit)], priors))
                 candidate = replace(candidate, confidence=float(model.predict_proba(row)[0, 1]))
             rescored.append(candidate)
         sentences.append((sentence, rescored))
     return replace(found, sentences=sentences)
+
+
+def _with_priors(rows: np.ndarray, keys: Sequence[str], priors: tuple[dict[str, float], float]
+                 ) -> np.ndarray:
+    """Feature rows with their field prior column filled from a table of field shares."""
+    rows = rows.copy()
+    rows[:, FEATURES.index("field_prior")] = [priors[0].get(k, priors[1]) for k in keys]
+    return rows
 
 
 def _add(a: Row, b: Row) -> Row:

@@ -37,21 +37,20 @@ class Article:
     title: tuple[Name, ...] = ()
     lead: tuple[Name, ...] = ()
     sentences: int = 0
-    mentions: Counter[Name] = field(default_factory=Counter)
-    # The same counts by name without particles, for matching.
-    bare_mentions: dict[Name, int] = field(default_factory=dict)
+    # Sentences naming each name, keyed without particles (``bare_name``), for matching.
+    mentions: dict[Name, int] = field(default_factory=dict)
     vector: NDArray[np.float32] | None = field(default=None, compare=False)
 
     def salience(self, forms: Sequence[Name]) -> float:
         """Share of the article's sentences that name the subject (any of its forms), 0 to 1."""
         if not self.sentences:
             return 0.0
-        count = max((self.bare_mentions.get(bare_name(form), 0) for form in forms), default=0)
+        count = max((self.mentions.get(bare_name(form), 0) for form in forms), default=0)
         return min(1.0, count / self.sentences)
 
     def mentioned(self, name: Name) -> bool:
         """Whether some sentence of the article has this name (particles aside)."""
-        return bare_name(name) in self.bare_mentions
+        return bare_name(name) in self.mentions
 
 
 def lead_text(title: str | None, paragraphs: Sequence[str]) -> str:
@@ -75,5 +74,5 @@ def read_article(
     for name, count in mentions.items():
         key = bare_name(name)
         bare[key] = max(bare.get(key, 0), count)
-    return Article(title=tuple(heading), lead=lead, sentences=len(sentences), mentions=mentions,
-                   bare_mentions=bare, vector=vector)
+    return Article(title=tuple(heading), lead=lead, sentences=len(sentences), mentions=bare,
+                   vector=vector)

@@ -24,11 +24,17 @@ __all__ = ["Name", "bare_name", "fold", "match", "name_of", "names", "numbers"]
 Name = tuple[str, ...]
 
 _TOKEN = re.compile(r"[^\W\d_][\w'’.\-]*|\d[\d,.]*\d|\d")
+# Months and weekdays: capitalised, never part of a name.
+_DATES = frozenset("""
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct
+nov dec mon tue tues wed thu thurs fri sat sun
+""".split())
 # Lower-case words that stay inside a name ("Republic of Korea", "Osama bin Laden").
 _PARTICLES = frozenset({"of", "the", "de", "del", "da", "du", "la", "le", "al", "bin", "ibn", "von",
                         "van", "der", "den", "y", "el", "di"})
 # Capitalised words that do not name anything by themselves: function words that open a
-# sentence or a quotation, titles before a name, months and weekdays.
+# sentence or a quotation, titles before a name, and dates.
 _COMMON = frozenset("""
 a an the this that these those there then thus so but and or nor yet for if when while as at by in
 on of to from with without into after before during since until although though because however
@@ -41,15 +47,7 @@ mr mrs ms dr prof sir madam president vice prime minister ministers king queen p
 sheikh sheik pope senator sen rep representative gov governor mayor general gen chancellor
 secretary chairman chairwoman chief director spokesman spokeswoman minister's officials
 leader leaders judge justice ambassador commander captain colonel lieutenant sergeant
-january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct
-nov dec mon tue tues wed thu thurs fri sat sun
-""".split())
-_DATES = frozenset("""
-january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday jan feb mar apr jun jul aug sep sept oct
-nov dec mon tue tues wed thu thurs fri sat sun
-""".split())
+""".split()) | _DATES
 _ABBREVIATION = re.compile(r"(?:\w\.)+")  # "U.S.", "D.C.": the periods are part of the name
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from index.search import Hit
 from server.pipeline.rescore import Candidate
+from server.pipeline.retrieve import best_per_document
 from server.pipeline.snippet import section, snippet, title
 from server.schema import Card, Sentence, Source
 
@@ -27,20 +28,6 @@ _NEAR_IDENTICAL = 0.9
 _WORDS = re.compile(r"\w+")
 
 
-def best_per_document(hits: Sequence[Hit], *, threshold: float, limit: int) -> list[Hit]:
-    """The best hit of each document, scores at or above the threshold, at most limit, best first."""
-    kept: list[Hit] = []
-    seen_docs: set[str] = set()
-    for hit in sorted(hits, key=lambda h: h.score, reverse=True):
-        if hit.score < threshold or len(kept) >= limit:
-            break
-        if hit.passage.doc_id in seen_docs:
-            continue
-        seen_docs.add(hit.passage.doc_id)
-        kept.append(hit)
-    return kept
-
-
 def candidates(hits: Sequence[Hit], *, floor: float) -> list[Candidate]:
     """Unscored candidates: the best hit of each document at or above ``floor``, best first."""
     return [Candidate(h, None) for h in best_per_document(hits, threshold=floor, limit=len(hits))]
@@ -48,16 +35,22 @@ def candidates(hits: Sequence[Hit], *, floor: float) -> list[Candidate]:
 
 def strength(card: Card) -> tuple[bool, float]:
     """How cards of one sentence, or one passage on neighbouring sentences, are ordered."""
-    return (card.confidence is None, card.score if card.confidence is None else card.confidence)
+    return _strength(card.confidence, card.score)
+
+
+def _strength(confidence: float | None, score: float) -> tuple[bool, float]:
+    # Unscored cards (claim matches) first, by score; then scored ones, by confidence.
+    return (confidence is None, score if confidence is None else confidence)
 
 
 def rank(
     found: Sequence[Candidate], *, threshold: float, min_confidence: float, limit: int,
     sentence: str = "",
 ) -> list[Card]:
-    """Cards for one sentence: the candidates that clear their bar, one per document, at most limit.
+    """Cards for one sentence: the candidates that clear their bar, at most limit.
 
-    A passage that is near-identical to a better one from another source joins
+    ``found`` holds one candidate a document (as ``candidates`` and the rescoring stage
+    make them). A passage that is near-identical to a better one from another source joins
     that card as one more source instead of taking a place of its own.
     """
     kept = [
@@ -65,11 +58,7 @@ def rank(
         if (c.hit.score >= threshold if c.confidence is None else c.confidence >= min_confidence)
     ]
     groups: list[list[Candidate]] = []
-    seen_docs: set[str] = set()
-    for candidate in sorted(kept, key=_candidate_strength, reverse=True):
-        if candidate.hit.passage.doc_id in seen_docs:
-            continue
-        seen_docs.add(candidate.hit.passage.doc_id)
+    for candidate in sorted(kept, key=lambda c: _strength(c.confidence, c.hit.score), reverse=True):
         words = _word_set(candidate.hit.passage.text)
         for group in groups:
             if _overlap(words, _word_set(group[0].hit.passage.text)) >= _NEAR_IDENTICAL:
@@ -80,11 +69,6 @@ def rank(
                 groups.append([candidate])
     return [to_card(g[0].hit, also=[c.hit for c in g[1:]], confidence=g[0].confidence, query=sentence)
             for g in groups]
-
-
-def _candidate_strength(candidate: Candidate) -> tuple[bool, float]:
-    c = candidate.confidence
-    return (c is None, candidate.hit.score if c is None else c)
 
 
 def spread(results: Sequence[tuple[Sentence, list[Card]]]) -> list[tuple[Sentence, list[Card]]]:

@@ -36,6 +36,7 @@ from index.search import Hit
 from index.sources.factbook import country_names
 from server.pipeline.article import Article
 from server.pipeline.names import Name, match, name_of, names, numbers
+from server.pipeline.retrieve import best_per_document
 
 __all__ = ["DEFAULT_MODEL", "FEATURES", "Candidate", "Rescorer", "feature_rows", "field_key", "subject_of"]
 
@@ -167,14 +168,7 @@ class Rescorer:
         ``vectors`` gives stored passage vectors by id (``Store.vectors``), for their cosine
         with the article's lead.
         """
-        kept: list[Hit] = []
-        seen: set[str] = set()
-        for hit in sorted(hits, key=lambda h: h.score, reverse=True):
-            if hit.score < self.floor or len(kept) >= self.candidates:
-                break
-            if hit.passage.doc_id not in seen:
-                seen.add(hit.passage.doc_id)
-                kept.append(hit)
+        kept = best_per_document(hits, threshold=self.floor, limit=self.candidates)
         judged = [h for h in kept if h.passage.kind in self.kinds]
         scored: dict[int, tuple[float, tuple[float, ...]]] = {}
         if judged:

@@ -18,7 +18,7 @@ from index.search import Hit, SearchOptions, search
 from index.store import Store
 from server.pipeline.cache import SearchCache
 
-__all__ = ["Retrieved", "retrieve"]
+__all__ = ["Retrieved", "best_per_document", "retrieve"]
 
 
 @dataclass
@@ -76,3 +76,17 @@ def retrieve(
             hits[text] = [Hit(passages[pid], score, dense, lexical)
                           for pid, score, dense, lexical in rows if pid in passages]
     return Retrieved(hits, also)
+
+
+def best_per_document(hits: Sequence[Hit], *, threshold: float, limit: int) -> list[Hit]:
+    """The best hit of each document, scores at or above the threshold, at most limit, best first."""
+    kept: list[Hit] = []
+    seen_docs: set[str] = set()
+    for hit in sorted(hits, key=lambda h: h.score, reverse=True):
+        if hit.score < threshold or len(kept) >= limit:
+            break
+        if hit.passage.doc_id in seen_docs:
+            continue
+        seen_docs.add(hit.passage.doc_id)
+        kept.append(hit)
+    return kept
