@@ -178,6 +178,8 @@ def _echo_report(title: str, report: BuildReport) -> None:
         )
         for reason, count in stats.reasons.most_common(5):
             click.echo(f"      skipped {count}: {reason}")
+        for what, count in stats.notes.most_common():
+            click.echo(f"      {what}: {count}")
     docs, passages = report.documents, report.passages
     click.echo(
         f"  documents: {docs['new']} new, {docs['changed']} changed, {docs['unchanged']} unchanged, "

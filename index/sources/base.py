@@ -23,12 +23,14 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SourceStats:
-    """Records read and skipped by one source, with the reasons for skipping."""
+    """Records read and skipped by one source, with the reasons for skipping, and what it
+    kept but changed on the way (``notes``: e.g. dates it could not read, sentences left out)."""
 
     name: str
     read: int = 0
     skipped: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    notes: Counter[str] = field(default_factory=Counter)
 
     def skip(self, reason: str, *, where: str | None = None) -> None:
         """Count one skipped record and log why (and where, e.g. a line number)."""
@@ -38,6 +40,12 @@ class SourceStats:
             logger.warning("%s: %s: skipped: %s", self.name, where, reason)
         else:
             logger.debug("%s: skipped: %s", self.name, reason)
+
+    def note(self, what: str, count: int = 1, *, where: str | None = None) -> None:
+        """Count something a kept record lost or had repaired ("no readable date"), for the
+        build summary; logged at debug level (with where, e.g. a document id)."""
+        self.notes[what] += count
+        logger.debug("%s: %s%s", self.name, f"{where}: " if where else "", what)
 
 
 def package_data_dir(module: str, distribution: str) -> Path:
