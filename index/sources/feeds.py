@@ -1,15 +1,21 @@
-"""RSS and Atom feeds (``feedparser``), from a URL or a file: one record per entry."""
+"""RSS and Atom feeds (``feedparser``), from a URL or a file: one record per entry.
+
+Feeds as they are published: guids repeated on every item or missing, dates in whatever form
+the writer chose, and links relative to the feed.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from index.records import SourceRecord
 from index.sources.base import SourceStats
+from index.sources.dates import day_first, read_date
 from index.text import normalise_whitespace, text_hash
 
 __all__ = ["iter_feed"]
@@ -39,9 +45,58 @@ def _text(fragment: str) -> str:
     return normalise_whitespace("".join(parser.parts))
 
 
-def _date(entry: Any) -> str | None:
-    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
-    return time.strftime("%Y-%m-%d", parsed) if parsed else None
+_DATE_KEYS = ("published", "updated", "created")
+
+
+def _date(entry: Any, stats: SourceStats, where: str, dayfirst: bool | None) -> str | None:
+    """The entry's own date, read from the string it gives; noted when there is none to read.
+
+    Not feedparser's ``*_parsed``: it fills in a month and day for forms it half-reads
+    ("2016/6/29" became 1 June, https://github.com/kurtmckee/feedparser/issues/75), converts to
+    UTC (moving the day), and ``updated_parsed`` falls back to ``published_parsed``; plain
+    ``dict.get`` reads only what the entry itself gave.
+    """
+    stated = [dict.get(entry, key) for key in _DATE_KEYS]
+    for value in stated:
+        date = read_date(value, dayfirst=dayfirst)
+        if date:
+            return date
+    given = [value for value in stated if isinstance(value, str) and value.strip()]
+    stats.note("no readable date" if given else "no date", where=f"{where}: {given}")
+    return None
+
+
+def _identities(entries: list[Any], links: list[str | None]) -> list[str | None]:
+    """Each entry's id: its guid if no other entry has it, else its link if no other has that.
+
+    Feeds that give every item the channel's URL as guid are common; None means neither
+    identifies the entry, so its text has to.
+    """
+    guids = [entry.get("id") or None for entry in entries]
+    guid_count, link_count = Counter(guids), Counter(links)
+    return [
+        guid if guid and guid_count[guid] == 1 else link if link and link_count[link] == 1 else None
+        for guid, link in zip(guids, links, strict=True)
+    ]
+
+
+def _base_url(feed: Any, location: str) -> str | None:
+    """What relative links are relative to: the feed's URL, else its channel link if absolute.
+
+    feedparser already resolves links against ``xml:base`` and the URL it fetched; a feed read
+    from a file has only its channel link.
+    """
+    if "://" in location:
+        return str(feed.get("href") or location)
+    channel = feed.feed.get("link")
+    return str(channel) if isinstance(channel, str) and urlsplit(channel).scheme else None
+
+
+def _absolute(link: Any, base: str | None) -> str | None:
+    href = link.strip() if isinstance(link, str) else ""
+    if not href:
+        return None
+    return urljoin(base, href) if base and not urlsplit(href).scheme else href
 
 
 def iter_feed(stats: SourceStats, location: str) -> Iterator[SourceRecord]:
@@ -56,6 +111,10 @@ def iter_feed(stats: SourceStats, location: str) -> Iterator[SourceRecord]:
                        location, feed.get("bozo_exception"))
     publisher = normalise_whitespace(feed.feed.get("title", "")) or None
     language = feed.feed.get("language") or None
+    base = _base_url(feed, location)
+    links = [_absolute(entry.get("link"), base) for entry in feed.entries]
+    identities = _identities(feed.entries, links)
+    dayfirst = day_first(dict.get(entry, key) for entry in feed.entries for key in _DATE_KEYS)
     for number, entry in enumerate(feed.entries, start=1):
         contents = entry.get("content") or []
         body = contents[0].get("value", "") if contents else entry.get("summary", "")
@@ -64,17 +123,20 @@ def iter_feed(stats: SourceStats, location: str) -> Iterator[SourceRecord]:
             stats.skip("entry has no text", where=f"entry {number}")
             continue
         title = normalise_whitespace(entry.get("title", "")) or None
-        identity = entry.get("id") or entry.get("link") or text_hash(text)
+        link = links[number - 1]
+        if link and not urlsplit(link).scheme:
+            stats.note("link left relative (no feed URL to resolve it against)",
+                       where=f"entry {number}")
         stats.read += 1
         yield SourceRecord(
-            doc_id=f"feed:{identity}",
+            doc_id=f"feed:{identities[number - 1] or text_hash(text)}",
             text=text,
             source=f"feed:{location}",
             kind="article",
             title=title,
-            url=entry.get("link") or None,
+            url=link,
             publisher=publisher,
-            published=_date(entry),
+            published=_date(entry, stats, f"entry {number}", dayfirst),
             language=language,
             context=title,
         )
