@@ -249,7 +249,16 @@ def query_command(ctx: click.Context, directory: Path, text: str, k: int, as_jso
         return
     for rank, hit in enumerate(hits, start=1):
         p = hit.passage
-        click.echo(f"{rank}. {hit.score:.3f}  {p.publisher or p.source} — {p.title or p.doc_id}")
-        click.echo(f"   {p.text}")
+        # A fact-check always shows its claim, rating and reviewer, as a card does; a store
+        # built before fact-checks had titles shows "Fact-check by" its reviewer, not its id.
+        fact_check = p.kind == "fact-check"
+        title = p.title or (f"Fact-check by {p.publisher}" if fact_check and p.publisher else p.doc_id)
+        click.echo(f"{rank}. {hit.score:.3f}  {p.publisher or p.source} — {title}")
+        click.echo(f"   {'Claim: ' if fact_check else ''}{p.text}")
+        if fact_check:
+            verdict = f"rated “{p.rating}”" if p.rating else "no rating"
+            reviewer = f" by {p.publisher}" if p.publisher else ""
+            claimant = f"; claimed by {p.claimant}" if p.claimant else ""
+            click.echo(f"   Fact-check: {verdict}{reviewer}{claimant}")
         if p.url:
             click.echo(f"   {p.url}")

@@ -1,29 +1,39 @@
 """ClaimReview fact-checks (schema.org): JSON-LD in pages, JSON files and feeds of records.
 
 LOCATION is a URL, a file or a folder of files. A ``.html``/``.htm`` page is
-read for its ``<script type="application/ld+json">`` blocks; a ``.json`` file
-may hold one ClaimReview, a list, a ``@graph`` or a ``DataFeed`` (the format
-of Google's Fact Check Markup Tool feeds: ``dataFeedElement[].item[]``); a
-``.jsonl`` file holds one JSON value per line. ClaimReviews are found wherever
-they sit in that JSON.
+read for its ``<script type="application/ld+json">`` blocks (tolerantly, see
+``jsonld.py``); a ``.json`` file may hold one ClaimReview, a list, a ``@graph``
+or a ``DataFeed`` (the format of Google's Fact Check Markup Tool feeds:
+``dataFeedElement[].item[]``); a ``.jsonl`` file holds one JSON value per line.
+ClaimReviews are found wherever they sit in that JSON (``@graph``,
+``mainEntity``, ``hasPart``…), and ``{"@id": …}`` references to nodes defined
+elsewhere on the page (the reviewer, the claimant) are followed.
 
 A record's text is the claim reviewed; it keeps the claimant, the textual
-rating, the reviewer (as publisher), the review's URL and its date.
+rating, the reviewer (as publisher), the review's URL and its date. Its title
+is the review's headline, else that of the page it is on, else "Fact-check by"
+the reviewer (as the service titles such cards), never an internal id. A
+review without a claim, a rating or a reviewer is skipped with the reason,
+since a fact-check card always shows all three.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.request
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from index.records import SourceRecord
 from index.sources.base import SourceStats, locations
-from index.text import normalise_whitespace, text_hash
+from index.sources.dates import with_read_date
+from index.sources.jsonld import Graph, PageScripts, clean_text, read_blocks, types
+from index.text import text_hash
 
 __all__ = ["iter_claimreviews"]
 
@@ -32,29 +42,9 @@ logger = logging.getLogger(__name__)
 _SUFFIXES = (".json", ".jsonl", ".html", ".htm")
 _MAX_DOWNLOAD = 20 * 1024 * 1024
 _TIMEOUT_S = 30
-
-
-class _JsonLdScripts(HTMLParser):
-    """Collects the text of every ``<script type="application/ld+json">``."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.blocks: list[str] = []
-        self._inside = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        kind = (dict(attrs).get("type") or "").split(";")[0].strip().lower()
-        self._inside = tag == "script" and kind == "application/ld+json"
-        if self._inside:
-            self.blocks.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "script":
-            self._inside = False
-
-    def handle_data(self, data: str) -> None:
-        if self._inside:
-            self.blocks[-1] += data
+# Nodes that stand for the page a review is published on (its headline, publisher, URL).
+_PAGE_TYPES = {"WebPage", "ItemPage", "Article", "NewsArticle", "ReportageNewsArticle",
+               "AnalysisNewsArticle", "BlogPosting", "CreativeWork", "FAQPage"}
 
 
 def _fetch(url: str) -> str | None:
@@ -72,77 +62,138 @@ def _fetch(url: str) -> str | None:
     return body.decode(charset, errors="replace")
 
 
-def _json_values(where: str, text: str, stats: SourceStats) -> Iterator[tuple[str, Any]]:
-    """(location, decoded JSON) for a page's JSON-LD blocks, a JSON file or JSON lines."""
-    stripped = text.lstrip()
-    if stripped.startswith("<"):
-        parser = _JsonLdScripts()
+@dataclass(frozen=True)
+class _Page:
+    """One page or file: its JSON-LD values by location, and what it says about itself."""
+
+    values: list[tuple[str, Any]]
+    url: str | None = None
+    title: str | None = None
+    language: str | None = None
+
+
+def _read(where: str, url: str | None, text: str, stats: SourceStats) -> _Page:
+    """A page's JSON-LD blocks, a JSON file or JSON lines, read into values; bad blocks skipped."""
+    page = _Page([], url=url)
+    if text.lstrip("\ufeff \t\r\n").startswith("<"):
+        parser = PageScripts()
         parser.feed(text)
         parser.close()
         chunks = [(f"{where}: JSON-LD block {n}", b) for n, b in enumerate(parser.blocks, start=1)]
+        page = _Page([], url=url or clean_text(parser.canonical), title=clean_text(parser.title),
+                     language=clean_text(parser.language))
     elif where.endswith(".jsonl"):
         chunks = [(f"{where}: line {n}", line) for n, line in enumerate(text.splitlines(), start=1)
                   if line.strip()]
     else:
         chunks = [(where, text)]
     for location, chunk in chunks:
+        if not chunk.strip():
+            continue
         try:
-            yield location, json.loads(chunk)
+            page.values.extend((location, value) for value in read_blocks(chunk))
         except json.JSONDecodeError as exc:
-            stats.skip(f"not valid JSON ({exc.msg})", where=location)
+            stats.skip(f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+                       where=location)
+    return page
 
 
-def _reviews(value: Any) -> Iterator[dict[str, Any]]:
-    """Every ClaimReview object inside a JSON-LD value, in document order."""
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _name(value: Any, graph: Graph) -> str | None:
+    """The name of a Person/Organization given as a node, a reference, a list or a string."""
+    value = graph.resolve(value)
     if isinstance(value, list):
-        for item in value:
-            yield from _reviews(item)
-    elif isinstance(value, dict):
-        types = value.get("@type")
-        if "ClaimReview" in (types if isinstance(types, list) else [types]):
-            yield value
-            return
-        for key in ("@graph", "dataFeedElement", "item", "mainEntity", "itemListElement"):
-            if key in value:
-                yield from _reviews(value[key])
-
-
-def _name(value: Any) -> str | None:
-    """The name of a Person/Organization given as an object, a list of them, or a string."""
-    if isinstance(value, list):
-        names = [n for n in (_name(v) for v in value) if n]
-        return ", ".join(names) or None
+        names = [n for n in (_name(v, graph) for v in value) if n]
+        return ", ".join(dict.fromkeys(names)) or None
     if isinstance(value, dict):
-        value = value.get("name")
-    return normalise_whitespace(value) or None if isinstance(value, str) else None
+        return clean_text(value.get("name")) or clean_text(value.get("alternateName"))
+    if isinstance(value, str) and not re.match(r"https?://", value.strip()):
+        return clean_text(value)  # a reference to a node the page does not define is no name
+    return None
 
 
-def _text(value: Any) -> str | None:
-    return normalise_whitespace(value) or None if isinstance(value, str) else None
+def _url(node: dict[str, Any]) -> str | None:
+    for value in (node.get("url"), node.get("@id")):
+        text = clean_text(value)
+        if text and re.match(r"https?://", text):
+            return text
+    return None
 
 
-def _rating(review: dict[str, Any]) -> str | None:
-    rating = review.get("reviewRating")
-    if isinstance(rating, list):
-        rating = rating[0] if rating else None
-    if isinstance(rating, dict):
-        for key in ("alternateName", "ratingExplanation", "name"):
-            if text := _text(rating.get(key)):
-                return text
-    return _text(review.get("textualRating"))
+def _rating(review: dict[str, Any], graph: Graph) -> str | None:
+    """The verdict as words: the rating's alternateName or name, the review's textualRating,
+    the rating's explanation, or as a last resort its value on its scale ("1/5")."""
+    ratings = [r for r in _listed(graph.resolve(review.get("reviewRating"))) if isinstance(r, dict)]
+    for rating in ratings:
+        if text := clean_text(rating.get("alternateName")) or clean_text(rating.get("name")):
+            return text
+    if text := clean_text(review.get("textualRating")):
+        return text
+    for rating in ratings:
+        if text := clean_text(rating.get("ratingExplanation")):
+            return text
+        value, best = rating.get("ratingValue"), rating.get("bestRating")
+        if isinstance(value, str | int | float) and str(value).strip():
+            return f"{value}/{best}" if isinstance(best, str | int | float) else str(value)
+    return None
 
 
-def _record(review: dict[str, Any], location: str) -> SourceRecord:
-    claim = _text(review.get("claimReviewed"))
+def _claimant(item: dict[str, Any], graph: Graph) -> str | None:
+    """Who made the claim: the claim's author, else the author of where it appeared."""
+    if name := _name(item.get("author"), graph) or _name(item.get("creator"), graph):
+        return name
+    for key in ("firstAppearance", "appearance"):
+        for work in _listed(graph.resolve(item.get(key))):
+            if isinstance(work, dict) and (
+                name := _name(work.get("author"), graph) or _name(work.get("creator"), graph)
+            ):
+                return name
+    return None
+
+
+def _context(review: dict[str, Any], parent: dict[str, Any] | None, graph: Graph) -> dict[str, Any]:
+    """The page or article a review belongs to: the node it sits in, the one it names with
+    mainEntityOfPage/isPartOf, or the page node whose URL is the review's; {} if none."""
+    base = (_url(review) or "").split("#", 1)[0]
+    candidates = [parent or {}, graph.first(review.get("mainEntityOfPage")),
+                  graph.first(review.get("isPartOf"))]
+    candidates += [n for n in graph.nodes.values() if base and (_url(n) or "").split("#", 1)[0] == base]
+    return next((c for c in candidates if types(c) & _PAGE_TYPES), {})
+
+
+def _language(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return clean_text(value.get("alternateName")) or clean_text(value.get("name"))
+    return clean_text(value)
+
+
+def _record(review: dict[str, Any], parent: dict[str, Any] | None, graph: Graph, page: _Page,
+            location: str) -> SourceRecord:
+    item = graph.first(review.get("itemReviewed"))
+    claim = (clean_text(review.get("claimReviewed")) or clean_text(item.get("text"))
+             or clean_text(item.get("name")))
     if not claim:
-        raise ValueError("ClaimReview without a 'claimReviewed' text")
-    item = review.get("itemReviewed")
-    item = item if isinstance(item, dict) else {}
-    url = _text(review.get("url"))
-    reviewer = _name(review.get("author"))
+        raise ValueError("ClaimReview without a claim ('claimReviewed')")
+    rating = _rating(review, graph)
+    if not rating:
+        raise ValueError("ClaimReview without a rating ('reviewRating' with an 'alternateName', "
+                         "or 'textualRating')")
+    context = _context(review, parent, graph)
+    url = _url(review) or _url(context) or page.url
+    host = (urlsplit(url).hostname or "").removeprefix("www.") if url else ""
+    reviewer = (_name(review.get("author"), graph) or _name(review.get("publisher"), graph)
+                or _name(context.get("publisher"), graph) or _name(context.get("author"), graph)
+                or host)
+    if not reviewer:
+        raise ValueError("ClaimReview without a reviewer ('author') or a URL to name one by")
     # One review page may check several claims: the claim is part of the identity.
     identity = f"{url or reviewer or location}#{text_hash(claim)[:12]}"
-    title = _text(review.get("headline")) or _text(review.get("name"))
+    title = (clean_text(review.get("headline")) or clean_text(review.get("name"))
+             or clean_text(context.get("headline")) or clean_text(context.get("name"))
+             or page.title or f"Fact-check by {reviewer}")
     return SourceRecord(
         doc_id=f"claimreview:{identity}",
         text=claim,
@@ -151,11 +202,12 @@ def _record(review: dict[str, Any], location: str) -> SourceRecord:
         title=title,
         url=url,
         publisher=reviewer,
-        published=_text(review.get("datePublished")),
-        language=_text(review.get("inLanguage")),
+        published=clean_text(review.get("datePublished")) or clean_text(review.get("dateCreated")),
+        language=(_language(review.get("inLanguage")) or _language(context.get("inLanguage"))
+                  or page.language),
         context=title,
-        claimant=_name(item.get("author")),
-        rating=_rating(review),
+        claimant=_claimant(item, graph),
+        rating=rating,
     )
 
 
@@ -172,16 +224,26 @@ def iter_claimreviews(
                 continue
         else:
             text = Path(where).read_text(encoding="utf-8", errors="replace")
-        found = 0
-        for place, value in _json_values(where, text, stats):
-            for number, review in enumerate(_reviews(value), start=1):
-                found += 1
-                try:
-                    record = _record(review, where)
-                except ValueError as exc:
-                    stats.skip(str(exc), where=f"{place}: review {number}")
-                    continue
-                stats.read += 1
-                yield record
+        page = _read(where, url, text, stats)
+        graph = Graph()
+        for _, value in page.values:
+            graph.add(value)
+        found = [(f"{place}: review {number}", review, parent) for place, value in page.values
+                 for number, (review, parent) in enumerate(graph.find("ClaimReview", value), start=1)]
+        if len(found) > 1:  # the page's <title> names one of its reviews, or all: none of them
+            page = replace(page, title=None)
+        seen: set[str] = set()
+        for place, review, parent in found:
+            try:
+                record = _record(review, parent, graph, page, where)
+            except ValueError as exc:
+                stats.skip(str(exc), where=place)
+                continue
+            if record.doc_id in seen:
+                stats.skip("the same ClaimReview twice on one page", where=place)
+                continue
+            seen.add(record.doc_id)
+            stats.read += 1
+            yield with_read_date(record, stats, where=place)
         if not found:
             logger.info("%s: no ClaimReview found", where)

@@ -9,6 +9,7 @@ entries are skipped.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,7 +24,12 @@ __all__ = ["html_paragraphs", "iter_zim"]
 logger = logging.getLogger(__name__)
 
 _TEXT_TAGS = {"p", "li", "blockquote", "dd"}
-_SKIP_TAGS = {"script", "style", "nav", "table", "figure", "sup", "header", "footer", "noscript"}
+_SKIP_TAGS = {"script", "style", "nav", "table", "figure", "header", "footer", "noscript"}
+# A <sup> is text ("km<sup>2</sup>", "1<sup>st</sup>", "<sup>1</sup>⁄<sub>2</sub>") unless it is
+# a footnote marker ("[1]") or an editor's tag ("[citation needed]"): these classes mark them,
+# and so does text in square brackets.
+_SKIP_SUP_CLASSES = {"reference", "noprint", "mw-ref", "Inline-Template"}
+_BRACKETED = re.compile(r"\s*\[[^\[\]]*\]\s*")
 _MIN_TEXT_CHARS = 40
 _ISO_639_1 = {"eng": "en", "fra": "fr", "spa": "es", "deu": "de", "ita": "it", "por": "pt",
               "nld": "nl", "rus": "ru", "pol": "pl", "ara": "ar", "zho": "zh", "jpn": "ja"}
@@ -38,9 +44,14 @@ class _Paragraphs(HTMLParser):
         self._depth = 0  # inside paragraph-like elements
         self._skip = 0  # inside skipped elements
         self._parts: list[str] = []
+        self._sups: list[tuple[bool, int]] = []  # each open <sup>: skipped?, where its text starts
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _SKIP_TAGS:
+        if tag == "sup":
+            classes = set((dict(attrs).get("class") or "").split())
+            self._sups.append((bool(classes & _SKIP_SUP_CLASSES), len(self._parts)))
+            self._skip += self._sups[-1][0]
+        elif tag in _SKIP_TAGS:
             self._skip += 1
         elif tag in _TEXT_TAGS:
             if self._depth == 0:
@@ -50,7 +61,13 @@ class _Paragraphs(HTMLParser):
             self._parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS and self._skip:
+        if tag == "sup" and self._sups:
+            skipped, start = self._sups.pop()
+            if skipped and self._skip:
+                self._skip -= 1
+            elif _BRACKETED.fullmatch("".join(self._parts[start:])):
+                del self._parts[start:]
+        elif tag in _SKIP_TAGS and self._skip:
             self._skip -= 1
         elif tag in _TEXT_TAGS and self._depth:
             self._depth -= 1

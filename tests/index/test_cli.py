@@ -66,3 +66,28 @@ def test_build_from_csv_and_a_feed(runner, fake_embedder, tmp_path):
     hits = json.loads(invoke(runner, fake_embedder, "index", "query", str(out),
                              "eleventh increase since March 2022", "--json", "-k", "1").output)
     assert hits[0]["url"] == "https://gazette.example/fed" and hits[0]["kind"] == "article"
+
+
+def test_query_lists_a_fact_checks_claim_rating_reviewer_and_claimant(runner, fake_embedder, tmp_path):
+    out = tmp_path / "idx"
+    result = invoke(runner, fake_embedder, "index", "build", "--out", str(out),
+                    "--source", f"claimreview:{FIXTURES / 'claimreview' / 'graph-refs.html'}",
+                    "--source", f"claimreview:{FIXTURES / 'claimreview' / 'feed-no-headlines.json'}")
+    assert result.exit_code == 0, result.output
+    query = invoke(runner, fake_embedder, "index", "query", str(out),
+                   "Ferry crossings doubled after the fare cut", "-k", "5")
+    assert query.exit_code == 0
+    lines = query.output.splitlines()
+    at = lines.index("   Claim: Ferry crossings doubled after the fare cut.")
+    assert lines[at - 1].endswith("Quayside Checks — Three claims from the harbour debate, checked")
+    assert lines[at + 1] == "   Fact-check: rated “Half true” by Quayside Checks; claimed by Otto Brenn"
+    assert "claimreview:" not in query.output  # no document id stands in for a title
+    assert "Fact-check by Beacon Check" in query.output
+
+
+def test_build_summary_counts_sentences_left_out_for_unrendered_templates(runner, fake_embedder, tmp_path):
+    result = invoke(runner, fake_embedder, "index", "build", "--out", str(tmp_path / "idx"),
+                    "--source", f"mediawiki:{FIXTURES / 'mediawiki' / 'unrendered.xml'}")
+    assert result.exit_code == 0, result.output
+    assert "sentences left out: unrendered template: 2" in result.output
+    assert "asides in parentheses left out: unrendered template: 1" in result.output
