@@ -109,3 +109,51 @@ def test_spaces_outside_ascii_never_break_the_splitter(space):
     spans = split_sentences(text)
     assert [text[s.start:s.end] for s in spans][-2:] == [f"The minister resigned{space}on Monday.",
                                                         "Talks went on."]
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        # "p.m." ends in "m", but it is not the French title "M.": the sentence ends there.
+        ("es", "La sesión acabó a las 11 p.m. Mañana sigue el debate.",
+         ["La sesión acabó a las 11 p.m.", "Mañana sigue el debate."]),
+        ("es", "Habló el Sr. García. Luego votaron.", ["Habló el Sr. García.", "Luego votaron."]),
+        # The rest of a dotted abbreviation is never a sentence of its own, in any language.
+        ("fr", "Le sénateur Jean Roe, D-N.Y., a voté. Il est parti.",
+         ["Le sénateur Jean Roe, D-N.Y., a voté.", "Il est parti."]),
+        ("en", "Rep. Lea Moss, D-N.H., voted no. Rep. Kurt Dahl did not.",
+         ["Rep. Lea Moss, D-N.H., voted no.", "Rep. Kurt Dahl did not."]),
+    ],
+)
+def test_titles_and_dotted_abbreviations_in_any_language(language, text, expected):
+    assert sentences(text, language) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Inside a quotation or a parenthesis an abbreviation never ends the sentence.
+        '"We moved to the U.S. Then we moved back," she said.',
+        "The firm (it moved to the U.S. Last year it moved back) is hiring.",
+    ],
+)
+def test_no_split_inside_quotes_or_parentheses(text):
+    assert sentences(text) == [text]
+
+
+_news_alphabet = st.sampled_from(
+    [" ", "  ", "\n", "The", "officials", "Mr.", "U.S.", "N.Y.", "D-", ",", "a.m.", "P.M.", "Sr.",
+     "Inc.", "Jan.", "Thurs.", "No.", "etc.", "J.", "I.", "…", "...", ". . .", "(", ")", '"', "“",
+     "”", "[", "]", "9", "at", "the", "St.", "10", ".", "?", "é"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_news_alphabet, max_size=60).map("".join))
+def test_english_repairs_keep_spans_ordered_and_covering(text):
+    cursor = 0
+    for span in split_sentences(text, "en"):
+        piece = text[span.start : span.end]
+        assert piece == piece.strip() and piece
+        assert span.start >= cursor and not text[cursor : span.start].strip()
+        cursor = span.end
+    assert not text[cursor:].strip()
