@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import io
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -23,15 +25,23 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 
 class Counting:
-    """WSGI middleware counting context requests, to prove when nothing was sent."""
+    """WSGI middleware counting context requests, to prove when nothing was sent, and keeping
+    their bodies, to check what was sent (block ids and texts)."""
 
     def __init__(self, app) -> None:
         self.app = app
         self.context_posts = 0
+        self.bodies: list[dict] = []
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/v1/context":
             self.context_posts += 1
+            raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(raw)
+            try:
+                self.bodies.append(json.loads(raw))
+            except ValueError:
+                self.bodies.append({})
         return self.app(environ, start_response)
 
 

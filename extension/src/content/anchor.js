@@ -1,36 +1,105 @@
-/* Anchoring: a sentence {block, start, end, exact, prefix, suffix} -> a DOM Range, or null.
- * 1. by position: the block's element, the offsets, checked against `exact`;
+/* Anchoring: a sentence {block, start, end, start_utf16, end_utf16, exact, prefix, suffix}
+ * -> a DOM Range, or null.
+ * 1. by position: the block's element, the UTF-16 offsets (JavaScript string indices),
+ *    checked against `exact`;
  * 2. by quote: every place `exact` occurs in the block (or, if the block is gone,
  *    in any block), scored by how much of `prefix`/`suffix` surrounds it.
- * Ambiguous or missing -> null: a wrong highlight is worse than none. */
+ * Ambiguous or missing -> null: a wrong highlight is worse than none.
+ * A block's text is its readable text (textOf): what a reader sees, without script code,
+ * styles, hidden or aria-hidden parts and controls; a <br> counts as a line break. */
 (function asideAnchor(root) {
   "use strict";
 
   const MIN_CONTEXT = 4; // characters of prefix/suffix that must agree to accept a quote match
   const EDGE_SCORE = 32; // a sentence that began (ended) its block and still does
+  // Never article text: code, styles, inert templates, form controls and embedded documents.
+  const NOT_TEXT = new Set([
+    "script", "style", "noscript", "template", "button", "select", "textarea", "option",
+    "iframe", "object", "svg", "canvas",
+  ]);
 
-  /** The Range covering [start, end) of element's textContent, or null if out of bounds. */
-  function rangeFromOffsets(element, start, end) {
-    const doc = element.ownerDocument;
-    const walker = doc.createTreeWalker(element, 4 /* NodeFilter.SHOW_TEXT */);
-    let seen = 0;
-    let startNode = null;
-    let startOffset = 0;
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      const length = node.data.length;
-      if (!startNode && start < seen + length) {
-        startNode = node;
-        startOffset = start - seen;
+  /** Whether an element's subtree is out of the readable text (as Readability drops it, plus
+   *  CSS-hidden and "visually hidden" screen-reader text, which Readability keeps). */
+  function hidden(el) {
+    if (NOT_TEXT.has(el.localName)) return true;
+    if (el.hasAttribute("hidden") || el.getAttribute("aria-hidden") === "true") return true;
+    const win = el.ownerDocument.defaultView;
+    if (!win || !win.getComputedStyle) return false; // an inert document: markup only
+    const style = win.getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden" || style.visibility === "collapse") {
+      return true;
+    }
+    // The "visually hidden" pattern (https://www.a11yproject.com/posts/how-to-hide-content/):
+    // taken out of the flow and clipped to nothing or shrunk to one pixel.
+    if (style.position !== "absolute" && style.position !== "fixed") return false;
+    const clip = (style.clip || "").replace(/\s+/g, "");
+    const clipped = /^rect\(0(px)?,?0(px)?,?0(px)?,?0(px)?\)$/.test(clip) || /inset\(50%\)/.test(style.clipPath || "");
+    const tiny = parseFloat(style.width) <= 1 && parseFloat(style.height) <= 1;
+    return clipped || tiny;
+  }
+
+  /** The element's readable text as pieces: {node, text} for text nodes, {br, text: "\n"}
+   *  for a line break (text that has no node of its own). */
+  function pieces(element) {
+    const out = [];
+    const walk = (parent) => {
+      for (let node = parent.firstChild; node; node = node.nextSibling) {
+        if (node.nodeType === 3) out.push({ node, text: node.data });
+        else if (node.nodeType !== 1) continue;
+        else if (node.localName === "br") out.push({ br: node, text: "\n" });
+        else if (!hidden(node)) walk(node);
       }
-      if (startNode && end <= seen + length) {
-        const range = doc.createRange();
-        range.setStart(startNode, startOffset);
-        range.setEnd(node, end - seen);
+    };
+    if (element.nodeType === 3) return [{ node: element, text: element.data }];
+    walk(element);
+    return out;
+  }
+
+  /** The readable text of an element: what is sent for a block and what offsets count in. */
+  function textOf(element) {
+    return pieces(element).map((p) => p.text).join("");
+  }
+
+  /** The Range covering [start, end) of element's readable text, or null if out of bounds. */
+  function rangeFromOffsets(element, start, end) {
+    const range = element.ownerDocument.createRange();
+    let seen = 0;
+    let started = false;
+    for (const piece of pieces(element)) {
+      const length = piece.text.length;
+      if (!started && start < seen + length) {
+        if (piece.node) range.setStart(piece.node, start - seen);
+        else range.setStartBefore(piece.br);
+        started = true;
+      }
+      if (started && end <= seen + length) {
+        if (piece.node) range.setEnd(piece.node, end - seen);
+        else if (end > seen) range.setEndAfter(piece.br);
+        else range.setEndBefore(piece.br);
         return range;
       }
       seen += length;
     }
     return null;
+  }
+
+  /** A code-point offset as a UTF-16 index into text (for a service that sends only
+   *  code points): a character above U+FFFF is one code point but two code units. */
+  function unitIndex(text, codePoints) {
+    let units = 0;
+    for (let n = 0; n < codePoints && units < text.length; n += 1) {
+      units += text.codePointAt(units) > 0xffff ? 2 : 1;
+    }
+    return units;
+  }
+
+  /** [start, end] of a sentence in UTF-16 code units, whichever offsets it carries. */
+  function unitOffsets(sentence, text) {
+    if (Number.isInteger(sentence.start_utf16) && Number.isInteger(sentence.end_utf16)) {
+      return [sentence.start_utf16, sentence.end_utf16];
+    }
+    if (!Number.isInteger(sentence.start) || !Number.isInteger(sentence.end)) return [-1, -1];
+    return [unitIndex(text, sentence.start), unitIndex(text, sentence.end)];
   }
 
   function commonSuffixLength(a, b) {
@@ -80,30 +149,31 @@
 
   /**
    * Find a sentence in the live page.
-   * @param {object} sentence  {block, start, end, exact, prefix, suffix}
+   * @param {object} sentence  {block, start, end, start_utf16?, end_utf16?, exact, prefix, suffix}
    * @param {Map<string, Element>} blocks  block id -> live element, as sent
    * @returns {Range|null}
    */
   function anchor(sentence, blocks) {
     if (!sentence || typeof sentence.exact !== "string" || !sentence.exact) return null;
     const element = blocks.get(sentence.block);
-    // 1. By position, checked against the quote.
+    // 1. By position (UTF-16 code units, as JavaScript indexes strings), checked against the quote.
     if (element && element.isConnected) {
-      const text = element.textContent;
-      if (text.slice(sentence.start, sentence.end) === sentence.exact) {
-        return rangeFromOffsets(element, sentence.start, sentence.end);
+      const text = textOf(element);
+      const [start, end] = unitOffsets(sentence, text);
+      if (start >= 0 && text.slice(start, end) === sentence.exact) {
+        return rangeFromOffsets(element, start, end);
       }
     }
     // 2. By quote and context: in the block if it is still there, else in every block.
     const scopes = element && element.isConnected ? [element] : [...blocks.values()].filter((e) => e.isConnected);
     const candidates = [];
     for (const scope of scopes) {
-      for (const place of scoreQuote(scope.textContent, sentence)) candidates.push({ ...place, scope });
+      for (const place of scoreQuote(textOf(scope), sentence)) candidates.push({ ...place, scope });
     }
     const best = pickUnique(candidates);
     if (!best) return null;
     return rangeFromOffsets(best.scope, best.at, best.at + sentence.exact.length);
   }
 
-  root.AsideAnchor = Object.freeze({ anchor, rangeFromOffsets });
+  root.AsideAnchor = Object.freeze({ anchor, hidden, pieces, rangeFromOffsets, textOf, unitIndex });
 })(typeof self !== "undefined" ? self : globalThis);

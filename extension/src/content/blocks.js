@@ -1,13 +1,21 @@
 /* Article blocks: find the article with Readability on a clone of the page, then map
- * its paragraphs back to the live page's elements. Reading the page changes nothing. */
+ * its paragraphs back to the live page's elements. Reading the page changes nothing.
+ * 1. number the clone's elements, so each paragraph Readability keeps names its live twin
+ *    whatever Readability removed from it (scripts, hidden icons, buttons …);
+ * 2. paragraphs Readability made itself are matched by their text instead;
+ * 3. paragraphs that are wholly a link, next to the article, are added back;
+ * 4. each block is sent as its readable text (AsideAnchor.textOf), never script or hidden text. */
 (function asideBlocks(root) {
   "use strict";
 
   const PARAGRAPH_SELECTOR = "p, li, blockquote, h2, h3, h4, dd, figcaption, pre";
   const MIN_BLOCK_CHARS = 20;
+  const LIVE_INDEX = "data-aside-live-index"; // set on the clone only, never on the page
+  const MIN_LINK_PARAGRAPH_CHARS = 80;
+  const SENTENCE_END = /[.!?…]["”’»)]*$/;
 
   function normalise(text) {
-    return String(text || "").replace(/\s+/g, " ").trim();
+    return String(text || "").replace(/[\s\u00ad\u200b]+/g, (m) => (/\s/.test(m) ? " " : "")).trim();
   }
 
   /** FNV-1a 32-bit of a string, as hex: a cheap content hash for caching. */
@@ -20,52 +28,141 @@
     return h.toString(16).padStart(8, "0");
   }
 
-  /** Paragraph texts of Readability's article, in order (parsed inertly, never inserted). */
-  function articleParagraphs(doc, content) {
-    const parsed = new doc.defaultView.DOMParser().parseFromString(content, "text/html");
-    const texts = [];
-    for (const el of parsed.body.querySelectorAll(PARAGRAPH_SELECTOR)) {
-      if (el.querySelector(PARAGRAPH_SELECTOR)) continue; // only innermost blocks
-      const text = normalise(el.textContent);
-      if (text.length >= MIN_BLOCK_CHARS) texts.push(text);
+  /**
+   * Block ids for one page: an element keeps its id while its text stays the same, and an id
+   * is never given twice, so a paragraph added later (a live-blog update) gets a new one.
+   */
+  function createIds() {
+    const byElement = new WeakMap();
+    let next = 0;
+    return {
+      idFor(element, text) {
+        const known = byElement.get(element);
+        if (known && known.text === text) return known.id;
+        const id = `b${next}`;
+        next += 1;
+        byElement.set(element, { id, text });
+        return id;
+      },
+    };
+  }
+
+  function innermost(el) {
+    return !el.querySelector(PARAGRAPH_SELECTOR);
+  }
+
+  /** Readability's article element, from a clone whose elements name their live twins. */
+  function parseArticle(doc, Readability) {
+    const live = doc.getElementsByTagName("*");
+    const clone = doc.cloneNode(true);
+    const copies = clone.getElementsByTagName("*");
+    // A clone has the same elements in the same order; guard against a page that differs.
+    if (copies.length !== live.length) return null;
+    for (let i = 0; i < copies.length; i += 1) copies[i].setAttribute(LIVE_INDEX, String(i));
+    // serializer: keep the element itself, not its HTML, so the numbers can be read back.
+    const article = new Readability(clone, { serializer: (el) => el }).parse();
+    if (!article || !article.content) return null;
+    return { article, live };
+  }
+
+  /** Live elements of Readability's paragraphs, in the page's order. */
+  function articleElements(doc, article, live) {
+    const found = new Set();
+    const unmatched = [];
+    for (const el of article.content.querySelectorAll(PARAGRAPH_SELECTOR)) {
+      if (!innermost(el)) continue;
+      const text = normalise(root.AsideAnchor.textOf(el));
+      if (text.length < MIN_BLOCK_CHARS) continue;
+      // 1. By identity: the clone element Readability kept still carries its live index.
+      // Readability renames tags (a <div> of text becomes a <p>, the <h1> an <h2>): the live
+      // twin must itself be a paragraph or a <div>, so the headline stays out as before.
+      const twin = el.hasAttribute(LIVE_INDEX) ? live[Number(el.getAttribute(LIVE_INDEX))] : null;
+      if (twin && !found.has(twin) && twin.isConnected && twin.matches(`${PARAGRAPH_SELECTOR}, div`)) found.add(twin);
+      else unmatched.push(text);
     }
-    return texts;
+    // 2. By text, for paragraphs Readability built from loose text (no live twin).
+    if (unmatched.length) {
+      const wanted = new Map();
+      for (const text of unmatched) wanted.set(text, (wanted.get(text) || 0) + 1);
+      for (const el of doc.body.querySelectorAll(PARAGRAPH_SELECTOR)) {
+        if (found.has(el) || !innermost(el)) continue;
+        const key = normalise(root.AsideAnchor.textOf(el));
+        if (!wanted.get(key)) continue;
+        wanted.set(key, wanted.get(key) - 1);
+        found.add(el);
+      }
+    }
+    for (const el of linkParagraphs(doc, found)) found.add(el);
+    return [...found].sort((a, b) => (a.compareDocumentPosition(b) & 4 /* FOLLOWING */ ? -1 : 1));
+  }
+
+  /**
+   * 3. Paragraphs that are wholly a link, beside the article. Readability keeps a sibling of its
+   * top candidate only when under a quarter of its text is links, so a lead that a regional
+   * site links to the story's own URL is dropped. Taken back here when it is a long <p> of
+   * sentences inside the article's container (not in a list, navigation, header or footer).
+   */
+  function linkParagraphs(doc, found) {
+    const elements = [...found];
+    if (!elements.length) return [];
+    let container = elements[0].parentElement;
+    while (container && !elements.every((el) => container.contains(el))) container = container.parentElement;
+    if (container && container !== doc.body && container.parentElement) container = container.parentElement;
+    if (!container) return [];
+    const extra = [];
+    for (const p of container.querySelectorAll("p")) {
+      if (found.has(p) || !innermost(p) || p.closest("li, nav, header, footer, aside, form")) continue;
+      const text = normalise(root.AsideAnchor.textOf(p));
+      if (text.length < MIN_LINK_PARAGRAPH_CHARS || !SENTENCE_END.test(text)) continue;
+      const links = [...p.querySelectorAll("a[href]")].map((a) => normalise(root.AsideAnchor.textOf(a)));
+      if (links.join(" ").length < text.length * 0.9) continue;
+      if (visible(p)) extra.push(p);
+    }
+    return extra;
+  }
+
+  function visible(el) {
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      if (root.AsideAnchor.hidden(node)) return false;
+    }
+    return true;
   }
 
   /**
    * Extract the article's blocks from a document.
-   * @returns {{title: string, blocks: {id: string, text: string}[], elements: Map<string, Element>, hash: string} | null}
-   *   null when the page is not an article (then nothing is sent).
+   * @param {Document} doc
+   * @param {{Readability?: Function, isProbablyReaderable?: Function, ids?: {idFor: Function}}} options
+   *   ids: the page's id registry (createIds()), so ids stay unique across reads of one page.
+   * @returns {{title: string, lang: string, blocks: {id: string, text: string}[], elements: Map<string, Element>, hash: string} | null}
+   *   null when the page is not an article (then nothing is sent). Each block's text is the
+   *   element's readable text; sentence offsets are into it.
    */
-  function extract(doc, { Readability, isProbablyReaderable } = root) {
+  function extract(doc, { Readability = root.Readability, isProbablyReaderable = root.isProbablyReaderable, ids } = {}) {
     if (!Readability || !isProbablyReaderable) return null;
     if (!isProbablyReaderable(doc)) return null;
-    let article;
+    let parsed;
     try {
-      article = new Readability(doc.cloneNode(true)).parse();
+      parsed = parseArticle(doc, Readability);
     } catch (_error) {
       return null;
     }
-    if (!article || !article.content) return null;
-    const wanted = new Map(); // normalised text -> how many times the article has it
-    for (const text of articleParagraphs(doc, article.content)) wanted.set(text, (wanted.get(text) || 0) + 1);
-
+    if (!parsed) return null;
+    const registry = ids || createIds();
     const blocks = [];
     const elements = new Map();
-    for (const el of doc.body.querySelectorAll(PARAGRAPH_SELECTOR)) {
-      if (el.querySelector(PARAGRAPH_SELECTOR)) continue;
-      const key = normalise(el.textContent);
-      const left = wanted.get(key);
-      if (!left) continue;
-      wanted.set(key, left - 1);
-      const id = `b${blocks.length}`;
-      blocks.push({ id, text: el.textContent });
+    for (const el of articleElements(doc, parsed.article, parsed.live)) {
+      const text = root.AsideAnchor.textOf(el);
+      if (normalise(text).length < MIN_BLOCK_CHARS) continue;
+      const id = registry.idFor(el, text);
+      blocks.push({ id, text });
       elements.set(id, el);
     }
     if (!blocks.length) return null;
     return {
-      title: article.title || doc.title || "",
+      title: parsed.article.title || doc.title || "",
       published: publishedDate(doc),
+      // The page's declared language: the service trusts it where the text is too short to tell.
+      lang: parsed.article.lang || doc.documentElement.getAttribute("lang") || "",
       blocks,
       elements,
       hash: hash(blocks.map((b) => b.text).join("\n\u241e\n")),
@@ -83,5 +180,5 @@
     return time ? time.getAttribute("datetime") : "";
   }
 
-  root.AsideBlocks = Object.freeze({ extract, hash, normalise, publishedDate });
+  root.AsideBlocks = Object.freeze({ createIds, extract, hash, normalise, publishedDate });
 })(typeof self !== "undefined" ? self : globalThis);

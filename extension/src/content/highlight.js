@@ -101,12 +101,11 @@
   }
 
   function wrapRange(doc, range, index) {
-    const nodes = [];
-    const walker = doc.createTreeWalker(range.commonAncestorContainer, 4 /* SHOW_TEXT */);
-    if (range.commonAncestorContainer.nodeType === 3) nodes.push(range.commonAncestorContainer);
-    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      if (range.intersectsNode(node)) nodes.push(node);
-    }
+    // Only the readable text: wrapping the text of a <script> or <style> inside the range
+    // would change what it runs or styles, and hidden text is not part of the sentence.
+    const nodes = root.AsideAnchor.pieces(range.commonAncestorContainer)
+      .map((piece) => piece.node)
+      .filter((node) => node && range.intersectsNode(node));
     const marks = [];
     for (const node of nodes) {
       const start = node === range.startContainer ? range.startOffset : 0;

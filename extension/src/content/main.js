@@ -8,7 +8,10 @@
   const api = root.chrome || root.browser;
   const REREAD_MS = 1200;
 
-  const known = new Map(); // block text -> sentences found in it (offsets relative to the block)
+  // Block text -> the sentences the service found in it (offsets relative to the text), so a
+  // text is sent once per page however often it appears (a "key fact" box repeats a paragraph).
+  const known = new Map();
+  const ids = Blocks.createIds(); // block ids stay unique for the page, across reads
   let controller = null;
   let observer = null;
   let rereadTimer = 0;
@@ -75,7 +78,7 @@
         return;
       }
       // 2. The article's blocks; a page that is not an article sends nothing.
-      const article = Blocks.extract(document);
+      const article = Blocks.extract(document, { ids });
       if (!article) {
         teardown();
         lastHash = "";
@@ -83,8 +86,9 @@
         return;
       }
       if (article.hash === lastHash && controller && trigger !== "click") return;
-      // 3. Ask only about blocks not seen before on this page.
-      const fresh = article.blocks.filter((b) => !known.has(b.text));
+      // 3. Ask only about texts not seen before on this page, each text once.
+      const asked = new Set();
+      const fresh = article.blocks.filter((b) => !known.has(b.text) && !asked.has(b.text) && asked.add(b.text));
       let answer = null;
       if (fresh.length) {
         const reply = await send({
@@ -93,8 +97,10 @@
             url: location.href,
             title: article.title,
             published: article.published,
+            lang: article.lang,
             blocks: fresh,
-            hash: Blocks.hash(fresh.map((b) => b.text).join("\n")),
+            // Ids are part of the key: a cached answer names the blocks it was asked about.
+            hash: Blocks.hash(fresh.map((b) => `${b.id}\u241f${b.text}`).join("\n")),
           },
         });
         if (!reply || !reply.ok) {
@@ -109,7 +115,10 @@
           if (text !== undefined) known.get(text).push(sentence);
         }
       }
-      // 4. Anchor every known sentence in the current blocks.
+      // 4. Anchor every known sentence in each current block, repeated texts included. Fallback
+      // marks go first: they split the page's text nodes, and ranges must be taken after.
+      if (observer) observer.disconnect();
+      teardown();
       const items = [];
       for (const block of article.blocks) {
         for (const sentence of known.get(block.text) || []) {
@@ -117,18 +126,19 @@
           if (range) items.push({ range, sentence });
         }
       }
-      // 5. Highlight and wire the cards (pausing the observer: fallback marks touch the DOM).
-      if (observer) observer.disconnect();
-      teardown();
+      // 5. Highlight and wire the cards (the observer is paused: fallback marks touch the DOM).
       controller = root.AsideController.attach(document, items, { articleDate: article.published });
       watch();
       lastHash = article.hash;
-      const found = items.reduce((n, item) => n + item.sentence.cards.length, 0);
+      // A repeated paragraph shows its sentences twice but they are one answer: count once.
+      const answered = new Set(items.map((item) => item.sentence));
+      const found = [...answered].reduce((n, sentence) => n + sentence.cards.length, 0);
       await report({
         status: "ok",
         blocks: article.blocks.length,
         sentBlocks: fresh.length,
-        sentences: items.length,
+        sentences: answered.size,
+        highlights: items.length,
         cards: found,
         build: answer ? answer.index && answer.index.build_id : undefined,
       });
