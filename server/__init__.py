@@ -38,6 +38,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
          allow_headers=["Content-Type", "X-API-Key", "Authorization"],
          methods=["GET", "POST", "OPTIONS"], max_age=3600)
     resources.init_app(app)
+    from server.pipeline.language import language_check
+
+    app.extensions["aside_language"] = language_check(app.config["LANGUAGES"])
     app.register_blueprint(api.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(demo.bp)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, g, request
 
 from server.auth import request_key_id
-from server.metrics import route_label
+from server.metrics import method_label, route_label
 
 __all__ = ["ACCESS_LOGGER", "init_app"]
 
@@ -47,7 +47,7 @@ def _log(response: Response) -> Response:
     started = g.get("aside_started")
     line = {
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "method": request.method,
+        "method": method_label(),
         "route": route_label(),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import time
-from typing import Any
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from index.search import SearchOptions
 from index.store import Store
 from server import memory, pipeline
-from server.errors import BadRequest, IndexUnavailable, UnsupportedMediaType
+from server.errors import BadRequest, IndexUnavailable, PayloadTooLarge, UnsupportedMediaType
 from server.pipeline.cache import SearchCache
+from server.pipeline.language import LanguageCheck
 from server.pipeline.rescore import Rescorer
 from server.resources import get_resources
 from server.schema import Limits, parse_request, sentence_dict
 
-__all__ = ["bp", "context_response", "pipeline_options"]
+__all__ = ["bp", "context_response", "parse_json", "pipeline_options", "source_labels",
+           "unready_reason"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,10 +33,11 @@ bp = Blueprint("api", __name__)
 
 def pipeline_options(
     config: Any, *, started: float | None = None, cache: SearchCache | None = None,
-    rescorer: Rescorer | None = None,
+    rescorer: Rescorer | None = None, language: LanguageCheck | None = None,
 ) -> pipeline.Options:
     budget = config["REQUEST_BUDGET_SECONDS"]
     return pipeline.Options(
+        language=language,
         cache=cache,
         rescorer=rescorer,
         min_confidence=config.get("MIN_CONFIDENCE"),
@@ -46,6 +53,7 @@ def pipeline_options(
 def context_response(
     body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None,
     cache: SearchCache | None = None, rescorer: Rescorer | None = None,
+    language: LanguageCheck | None = None,
 ) -> dict[str, Any]:
     """Validate a request body and answer it; shared by the API and ``aside context``.
 
@@ -55,12 +63,13 @@ def context_response(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
     result = pipeline.run(req, embedder, store, pipeline_options(
-        config, started=started, cache=cache, rescorer=rescorer))
+        config, started=started, cache=cache, rescorer=rescorer, language=language))
     manifest = store.manifest
     return {
         "ok": True,
         "index": {"build_id": manifest.build_id, "model": manifest.model,
                   "passages": manifest.passages},
+        "notices": [asdict(n) for n in result.notices],
         "sentences": [sentence_dict(s, cards) for s, cards in result.sentences],
         "stats": {
             "blocks": len(req.blocks),
@@ -72,13 +81,77 @@ def context_response(
     }
 
 
+_PATH_OR_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|(?<![\w.])(?:~|\.{1,2})?/[^\s:;,()]+")
+
+
+def unready_reason(error: str | None, index_dir: str) -> str:
+    """Why no index is served, for any client: the index directory named by its setting, and
+    no other path or URL (the operator's log has them)."""
+    reason = (error or "unknown").replace(str(Path(index_dir).resolve()), "ASIDE_INDEX_DIR")
+    reason = reason.replace(index_dir, "ASIDE_INDEX_DIR")
+    return _PATH_OR_URL.sub("(a path)", reason)
+
+
 def _store() -> Store:
     """The build this request is answered from, start to end."""
     resources = get_resources()
     store = resources.current_store()
     if store is None:
-        raise IndexUnavailable(f"no index is loaded: {resources.error}")
+        reason = unready_reason(resources.error, current_app.config["INDEX_DIR"])
+        raise IndexUnavailable(f"no index is loaded: {reason}")
     return store
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise BadRequest(f"the body is not valid JSON: {name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise BadRequest(f"the body holds a number too large for a float ({text[:20]}…)")
+    return value
+
+
+def _integer(text: str) -> int:
+    # Python refuses to convert more than 4,300 digits (CVE-2020-10735) with a ValueError
+    # that json.loads lets through; no field of an article needs a fraction of that.
+    if len(text) > 100:
+        raise BadRequest(f"the body holds an integer of {len(text):,} digits; the most is 100")
+    return int(text)
+
+
+def parse_json(data: bytes) -> Any:
+    """Decode a request body as strict JSON (RFC 8259); raise BadRequest for anything else.
+
+    NaN and Infinity (which Python's json accepts), floats that overflow and integers of more
+    than 100 digits are refused.
+    """
+    try:
+        return json.loads(data, parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadRequest("the body is nested too deeply to be an article") from exc
+
+
+def _body() -> bytes:
+    """The request body, within MAX_BODY_BYTES whether it came with a length or chunked."""
+    limit = current_app.config["MAX_BODY_BYTES"]
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)  # Werkzeug answers 413 over the limit
+    # A chunked body (no length; the server ends the stream): Werkzeug's stream stops quietly
+    # at the limit, so the truncated JSON got 400. Read one byte past it and say 413.
+    stream, parts, size = request.environ["wsgi.input"], [], 0
+    while size <= limit:
+        chunk = stream.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise PayloadTooLarge(f"the body is over this service's limit of {limit:,} bytes")
+    return b"".join(parts)
 
 
 @bp.post("/v1/context")
@@ -87,15 +160,11 @@ def context() -> Response:
     if not request.is_json:
         raise UnsupportedMediaType("send the article as JSON with Content-Type: application/json")
     store = _store()
-    try:
-        body = json.loads(request.get_data(cache=False))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise BadRequest("the body is nested too deeply to be an article") from exc
+    body = parse_json(_body())
     resources = get_resources()
     answer = context_response(body, current_app.config, resources.embedder, store,
-                              started=started, cache=resources.cache, rescorer=resources.rescorer)
+                              started=started, cache=resources.cache, rescorer=resources.rescorer,
+                              language=current_app.extensions.get("aside_language"))
     # Counts only, for the access log and the metrics: the service never logs page text.
     g.aside_searched = answer["stats"]["searched"]
     g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])
@@ -114,8 +183,30 @@ def readyz() -> Response | tuple[Response, int]:
     resources = get_resources()
     store = resources.current_store()
     if store is None:
-        return jsonify(IndexUnavailable(f"not ready: {resources.error}").to_dict()), 503
+        reason = unready_reason(resources.error, current_app.config["INDEX_DIR"])
+        return jsonify(IndexUnavailable(f"not ready: {reason}").to_dict()), 503
     return jsonify({"ok": True, "status": "ready", "build_id": store.manifest.build_id})
+
+
+def source_labels(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The index's sources as labels and counts: never a path, URL or query string.
+
+    A source named by a path or URL (which may carry a token) shows as its kind alone,
+    numbered when several share it.
+    """
+    labels: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for source in sources:
+        spec = str(source.get("name", ""))
+        kind = spec.partition(":")[0].strip().lower() or "source"
+        label = spec if kind in ("factbook", "wikipedia") and "/" not in spec else kind
+        seen[label] = seen.get(label, 0) + 1
+        counts = {k: v for k, v in source.items()
+                  if isinstance(v, int) or (isinstance(v, dict) and all(
+                      isinstance(n, int) for n in v.values()))}
+        labels.append({**counts, "name": label if seen[label] == 1 else f"{label} {seen[label]}",
+                       "kind": kind})
+    return labels
 
 
 @bp.get("/v1/index")
@@ -130,6 +221,6 @@ def index_summary() -> Response:
             "dim": manifest.dim,
             "metric": manifest.metric,
             "passages": manifest.passages,
-            "sources": manifest.sources,
+            "sources": source_labels(manifest.sources),
         },
     })

@@ -86,6 +86,7 @@ def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool
     """Find context for an article in FILE (paragraphs separated by blank lines; - for stdin)."""
     from index.cli import make_embedder
     from server.api import context_response
+    from server.pipeline.language import language_check
     from server.resources import load_resources
 
     text = file.read()
@@ -103,7 +104,8 @@ def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool
     blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]
     try:
         answer = context_response({"blocks": blocks}, config, resources.embedder, resources.store,
-                                  rescorer=resources.rescorer)
+                                  rescorer=resources.rescorer,
+                                  language=language_check(config["LANGUAGES"]))
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:
@@ -118,6 +120,8 @@ def _print_listing(answer: dict[str, Any]) -> None:
         f"{stats['with_context']} of {stats['sentences']} sentences have context "
         f"({stats['searched']} searched; index {answer['index']['build_id']})"
     )
+    for notice in answer.get("notices", []):
+        click.echo(f"note: {notice['message']}")
     for sentence in answer["sentences"]:
         click.echo("")
         click.echo(f"[{sentence['block']} {sentence['start']}-{sentence['end']}] {sentence['exact']}")

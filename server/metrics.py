@@ -23,12 +23,14 @@ from prometheus_client import (
     values,
 )
 
-__all__ = ["bp", "init_app", "observe_build", "route_label"]
+__all__ = ["bp", "init_app", "method_label", "observe_build", "route_label"]
 
 bp = Blueprint("metrics", __name__)
 
 _LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0, 30.0)
 _CARD_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200)
+# RFC 9110's methods and PATCH; any other a client invents is one label, not a new series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 
 
 class _Metrics:
@@ -56,6 +58,11 @@ def route_label() -> str:
     return rule.rule if rule is not None else "(unmatched)"
 
 
+def method_label() -> str:
+    """The request's method, or ``OTHER`` for one outside the standard set."""
+    return request.method if request.method in _METHODS else "OTHER"
+
+
 def _metrics() -> _Metrics:
     found: _Metrics = current_app.extensions["aside_metrics"]
     return found
@@ -77,7 +84,7 @@ def _start() -> None:
 def _record(response: Response) -> Response:
     metrics = _metrics()
     route = route_label()
-    metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+    metrics.requests.labels(route, method_label(), str(response.status_code)).inc()
     started = g.get("aside_started")
     if started is not None:
         metrics.latency.labels(route).observe(time.perf_counter() - started)

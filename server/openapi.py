@@ -54,12 +54,26 @@ def _schemas(config: Any) -> dict[str, Any]:
             "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
         },
     }
+    offset = "Offset into the block's text in {}, so that text[start:end] == exact in {}."
     sentence = {
         "type": "object",
-        "required": ["block", "start", "end", "exact", "prefix", "suffix", "cards"],
+        "required": ["block", "start", "end", "start_utf16", "end_utf16", "exact", "prefix",
+                     "suffix", "cards"],
+        "description": (
+            "A sentence of a block. Offsets are given twice: start/end in Unicode code points "
+            "(Python str indices) and start_utf16/end_utf16 in UTF-16 code units (JavaScript "
+            "String indices, text.slice(start_utf16, end_utf16) == exact). They differ after "
+            "any character above U+FFFF: flags, emoji, mathematical letters. prefix and suffix "
+            "are up to 32 code points of the block's text on either side of exact."),
         "properties": {
-            "block": {"type": "string"}, "start": {"type": "integer", "minimum": 0},
-            "end": {"type": "integer", "minimum": 0}, "exact": {"type": "string"},
+            "block": {"type": "string"},
+            "start": {"type": "integer", "minimum": 0,
+                      "description": offset.format("code points", "Python")},
+            "end": {"type": "integer", "minimum": 0},
+            "start_utf16": {"type": "integer", "minimum": 0,
+                            "description": offset.format("UTF-16 code units", "JavaScript")},
+            "end_utf16": {"type": "integer", "minimum": 0},
+            "exact": {"type": "string"},
             "prefix": {"type": "string"}, "suffix": {"type": "string"},
             "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
         },
@@ -69,7 +83,15 @@ def _schemas(config: Any) -> dict[str, Any]:
                             "text": {"type": "string", "maxLength": config["MAX_BLOCK_CHARS"]}}}
     request = {
         "type": "object", "required": ["blocks"],
-        "description": "The article: its paragraphs as blocks with unique ids. Other fields are ignored.",
+        "description": (
+            "The article: its paragraphs as blocks with unique ids. Other fields are ignored. "
+            "Strict JSON (RFC 8259): NaN, Infinity, floats that overflow and integers of more "
+            "than 100 digits get 400. Text that is valid JSON but not valid Unicode: a lone "
+            "UTF-16 surrogate (\\ud83c) in text, title, url, published or lang is replaced by "
+            "U+FFFD, one code point for one, so offsets do not move; in a block id it gets 400 "
+            "naming the field. Control characters (NUL, C0, C1) and noncharacters (U+FFFE, "
+            "U+FDD0…) are valid Unicode and kept as sent. lang (a BCP 47 tag) says the "
+            "article's language when its text is too short to tell."),
         "properties": {
             "blocks": {"type": "array", "maxItems": config["MAX_BLOCKS"],
                        "items": {"$ref": "#/components/schemas/Block"}},
@@ -78,13 +100,23 @@ def _schemas(config: Any) -> dict[str, Any]:
         },
     }
     timings = {"type": "object", "additionalProperties": {"type": "number"}}
+    notice = {
+        "type": "object", "required": ["code", "message", "language"],
+        "description": (
+            "Something to tell the reader about the whole answer. language_unsupported: the "
+            "article (judged as a whole, not per paragraph) is in a language the service's model "
+            "cannot read (language, ISO 639-1); it was not searched and has no cards."),
+        "properties": {"code": {"type": "string", "examples": ["language_unsupported"]},
+                       "message": {"type": "string"}, "language": _NULLABLE_STRING},
+    }
     answer = {
-        "type": "object", "required": ["ok", "index", "sentences", "stats"],
+        "type": "object", "required": ["ok", "index", "notices", "sentences", "stats"],
         "properties": {
             "ok": {"const": True},
             "index": {"type": "object", "required": ["build_id", "model", "passages"],
                       "properties": {"build_id": {"type": "string"}, "model": {"type": "string"},
                                      "passages": {"type": "integer"}}},
+            "notices": {"type": "array", "items": {"$ref": "#/components/schemas/Notice"}},
             "sentences": {"type": "array", "items": {"$ref": "#/components/schemas/Sentence"}},
             "stats": {"type": "object",
                       "required": ["blocks", "sentences", "searched", "with_context", "timings_ms"],
@@ -109,13 +141,17 @@ def _schemas(config: Any) -> dict[str, Any]:
             "properties": {"build_id": {"type": "string"}, "created": {"type": "string"},
                            "model": {"type": "string"}, "dim": {"type": "integer"},
                            "metric": {"type": "string"}, "passages": {"type": "integer"},
-                           "sources": {"type": "array", "items": {"type": "object"}}}}},
+                           "sources": {"type": "array", "items": {
+                               "type": "object", "required": ["name", "kind"],
+                               "description": "A label and counts; never a path or URL.",
+                               "properties": {"name": {"type": "string"},
+                                              "kind": {"type": "string"}}}}}}},
     }
     status = {"type": "object", "required": ["ok", "status"],
               "properties": {"ok": {"const": True}, "status": {"type": "string"},
                              "build_id": {"type": "string"}}}
     return {"Source": source, "Card": card, "Sentence": sentence, "Block": block,
-            "ContextRequest": request, "ContextResponse": answer, "Error": error,
+            "Notice": notice, "ContextRequest": request, "ContextResponse": answer, "Error": error,
             "IndexSummary": index, "Status": status}
 
 
@@ -132,8 +168,10 @@ def describe(config: Any) -> dict[str, Any]:
                 "schema": {"$ref": "#/components/schemas/ContextRequest"}}}},
             "responses": {
                 "200": _ok("Every sentence that has context, with its cards.", "ContextResponse"),
-                "400": _error("Malformed JSON, a field of the wrong type, a repeated block id."),
-                "413": _error("Body, blocks, characters per block or sentences over their limits."),
+                "400": _error("Malformed or non-strict JSON, a field of the wrong type, a repeated "
+                              "block id, a block id that is not valid Unicode."),
+                "413": _error("Body (with a length or chunked), blocks, characters per block or "
+                              "sentences over their limits."),
                 "415": _error("The body is not sent as application/json."),
                 "503": _error("No index loaded, or the request took longer than its time budget."),
                 **_COMMON,

@@ -2,7 +2,9 @@
 
 Request:  {"url"?, "title"?, "published"?, "lang"?, "blocks": [{"id", "text"}, ...]}
 Response: {"ok": true, "index": {"build_id", "model", "passages"},
-           "sentences": [{"block", "start", "end", "exact", "prefix", "suffix",
+           "notices": [{"code", "message", "language"}],
+           "sentences": [{"block", "start", "end", "start_utf16", "end_utf16", "exact",
+                          "prefix", "suffix",
                           "cards": [{"id", "text", "title", "url", "publisher",
                                      "published", "kind", "license", "score",
                                      "claimant", "rating", "confidence",
@@ -13,17 +15,23 @@ Response: {"ok": true, "index": {"build_id", "model", "passages"},
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from server.errors import BadRequest, PayloadTooLarge
 
 __all__ = [
-    "MAX_ID_CHARS", "Block", "Card", "ContextRequest", "Limits", "Sentence", "Source", "parse_request",
+    "MAX_ID_CHARS", "Block", "Card", "ContextRequest", "Limits", "Notice", "Sentence", "Source",
+    "parse_request", "repair_text",
 ]
 
 MAX_ID_CHARS = 200
 _META_FIELDS = ("url", "title", "published", "lang")
+# Valid JSON, not valid Unicode: "\ud83c" alone decodes to a lone surrogate, which cannot be
+# encoded as UTF-8 (the tokenizer, SQLite and the sentence splitter fail on it). A paired
+# escape decodes to one astral code point, so whatever surrogate is left here is lone.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,26 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something the client should tell its user about the whole answer.
+
+    ``language_unsupported``: the article's language (``language``, ISO 639-1) is not one the
+    embedding model reads, so it was not searched and has no cards.
+    """
+
+    code: str
+    message: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
 class Sentence:
-    """A sentence located in its block: ``block_text[start:end] == exact``."""
+    """A sentence located in its block: ``block_text[start:end] == exact``.
+
+    ``start``/``end`` count code points (Python's ``str``); ``start_utf16``/``end_utf16``
+    count UTF-16 code units (JavaScript's ``String``), which differ after any character
+    above U+FFFF (flags, emoji, mathematical letters). The segmenter always sets both.
+    """
 
     block: str
     start: int
@@ -59,6 +85,8 @@ class Sentence:
     exact: str
     prefix: str
     suffix: str
+    start_utf16: int | None = None
+    end_utf16: int | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,12 @@ def sentence_dict(sentence: Sentence, cards: list[Card]) -> dict[str, Any]:
     return {**asdict(sentence), "cards": [c.to_dict() for c in cards]}
 
 
+def repair_text(text: str) -> str:
+    """Replace each lone UTF-16 surrogate by U+FFFD: one code point (and one UTF-16 unit) for
+    one, so every offset into the text stays where it was."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def parse_request(body: Any, limits: Limits) -> ContextRequest:
     """Check a decoded JSON body against the contract; raise BadRequest or PayloadTooLarge."""
     if not isinstance(body, dict):
@@ -119,7 +153,7 @@ def parse_request(body: Any, limits: Limits) -> ContextRequest:
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise BadRequest(f"'{name}' must be a string")
-        meta[name] = value
+        meta[name] = repair_text(value) if value is not None else None
     raw_blocks = body.get("blocks")
     if not isinstance(raw_blocks, list):
         raise BadRequest("'blocks' must be a list of {\"id\": string, \"text\": string}")
@@ -138,6 +172,10 @@ def parse_request(body: Any, limits: Limits) -> ContextRequest:
                 f"blocks[{position}].id must be a non-empty string of at most {MAX_ID_CHARS} "
                 "characters"
             )
+        if _SURROGATE.search(block_id):
+            # An id is echoed back for the client to find its block: a repaired id would not
+            # match, and one sent back unrepaired is not valid Unicode for the next reader.
+            raise BadRequest(f"blocks[{position}].id is not valid Unicode (a lone UTF-16 surrogate)")
         if block_id in seen:
             raise BadRequest(f"blocks[{position}].id {block_id!r} is used twice")
         if not isinstance(text, str):
@@ -148,5 +186,5 @@ def parse_request(body: Any, limits: Limits) -> ContextRequest:
                 f"this service accepts at most {limits.max_block_chars} per block"
             )
         seen.add(block_id)
-        blocks.append(Block(block_id, text))
+        blocks.append(Block(block_id, repair_text(text)))
     return ContextRequest(blocks=tuple(blocks), **meta)

@@ -1,4 +1,5 @@
-"""Running the app under gunicorn: worker/thread sizing and the per-worker warm-up.
+"""Running the app under gunicorn: worker/thread sizing and the per-worker warm-up (the
+worker class, which reads each request whole before a thread takes it, is in worker.py).
 
 Used by ``aside serve`` and by ``gunicorn.conf.py`` (the Procfile), so both
 start the service the same way.
@@ -17,8 +18,8 @@ from gunicorn.app.base import BaseApplication
 from server import memory
 from server.resources import warm_up
 
-__all__ = ["child_exit", "gunicorn_options", "metrics_dir", "post_worker_init", "run",
-           "torch_threads_per_worker"]
+__all__ = ["child_exit", "gunicorn_options", "metrics_dir",
+           "post_worker_init", "run", "torch_threads_per_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,9 @@ def gunicorn_options(*, host: str, port: int, workers: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
-        # Threads let /healthz answer while a worker embeds an article.
-        "worker_class": "gthread",
+        # Threads let /healthz answer while a worker embeds an article; the worker reads
+        # each request whole before a thread takes it, so slow clients hold no thread.
+        "worker_class": "server.worker.BufferingWorker",
         "threads": 4,
         "preload_app": True,
         "timeout": 60,

@@ -14,7 +14,8 @@ from index import settings as index_settings
 from index.embed import BACKENDS
 from index.settings import Setting
 
-__all__ = ["DEFAULTS", "SETTINGS", "check", "for_command", "from_environ", "markdown_table"]
+__all__ = ["DEFAULTS", "SETTINGS", "anchor_origin", "check", "for_command", "from_environ",
+           "markdown_table"]
 
 DEFAULT_CORS_ORIGINS = (
     r"chrome-extension://[a-p]{32}",
@@ -29,6 +30,12 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     Setting("MAX_BODY_BYTES", 512 * 1024, "Largest request body accepted; larger gets 413."),
     Setting("MAX_BLOCKS", 400, "Most blocks (paragraphs) in one request; more gets 413."),
     Setting("MAX_BLOCK_CHARS", 20_000, "Most characters in one block; longer gets 413."),
+    Setting(
+        "READ_TIMEOUT_SECONDS", 15,
+        "Time a client has to send a whole request, head and body, under gunicorn (the Procfile "
+        "or `aside serve`); a slower one gets 408. Requests are read before a thread takes them, "
+        "so slow clients do not hold the threads that answer /healthz.",
+    ),
     Setting("MAX_SENTENCES", 1_000, "Most sentences in one request after splitting; more gets 413."),
     Setting(
         "THRESHOLD", 0.62,
@@ -101,11 +108,18 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
         "Reverse proxies in front of the service whose X-Forwarded-For is trusted for the "
         "client address (0: use the socket's address).",
     ),
+    Setting(
+        "LANGUAGES", "en",
+        "Languages the embedding model reads (ISO 639-1 codes, comma-separated; empty: every "
+        "language). An article in another language is not searched: its answer has no cards and "
+        "a `language_unsupported` notice.",
+    ),
     Setting("METRICS", True, "Serve Prometheus metrics at /metrics (counts and timings, never text)."),
     Setting(
         "CORS_ORIGINS", ",".join(DEFAULT_CORS_ORIGINS),
-        "Origins allowed to call the API from a browser: comma-separated regular expressions "
-        "(default: Chrome and Firefox extension origins and localhost).",
+        "Origins allowed to call the API from a browser: comma-separated regular expressions, "
+        "each matching a whole origin (default: Chrome and Firefox extension origins and "
+        "localhost on any port).",
     ),
 )
 
@@ -158,6 +172,9 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"ASIDE_SEARCH_MODE must be hybrid, dense or lexical, got {values['SEARCH_MODE']!r}"
         )
+    read = values["READ_TIMEOUT_SECONDS"]
+    if isinstance(read, bool) or not isinstance(read, int | float) or read <= 0:
+        raise ValueError(f"ASIDE_READ_TIMEOUT_SECONDS must be a number of seconds > 0, got {read!r}")
     budget = values["REQUEST_BUDGET_SECONDS"]
     if isinstance(budget, bool) or not isinstance(budget, int | float) or budget <= 0:
         raise ValueError(f"ASIDE_REQUEST_BUDGET_SECONDS must be a number of seconds > 0, got {budget!r}")
@@ -176,10 +193,27 @@ def check(config: Mapping[str, Any]) -> dict[str, Any]:
         origins = [o.strip() for o in origins.split(",") if o.strip()]
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise ValueError("ASIDE_CORS_ORIGINS must be a comma-separated list of origins")
-    values["CORS_ORIGINS"] = origins
+    values["CORS_ORIGINS"] = [anchor_origin(o) for o in origins]
+    languages = values["LANGUAGES"]
+    if isinstance(languages, str):
+        languages = [x.strip().lower() for x in languages.split(",") if x.strip()]
+    if not isinstance(languages, list) or not all(
+        isinstance(x, str) and x.isascii() and x.isalpha() and 2 <= len(x) <= 3 for x in languages
+    ):
+        raise ValueError(f"ASIDE_LANGUAGES must be ISO 639-1 codes such as en,de; got {languages!r}")
+    values["LANGUAGES"] = languages
     values["TORCH_THREADS"] = int(values["TORCH_THREADS"])
     values["INDEX_DIR"] = str(values["INDEX_DIR"])
     return values
+
+
+def anchor_origin(pattern: str) -> str:
+    """A pattern that must match the whole origin: flask-cors matches with ``re.match``, a
+    prefix match, so ``http://localhost(:\\d+)?`` also let ``http://localhost.evil.example`` in.
+    """
+    if pattern == "*" or pattern.endswith(r"\Z") or not set("*\\]?$^[()").intersection(pattern):
+        return pattern  # flask-cors compares a string without regex characters whole
+    return rf"^(?:{pattern})\Z"
 
 
 def for_command(index_dir: str | None = None) -> dict[str, Any]:

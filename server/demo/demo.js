@@ -15,6 +15,7 @@
     event.preventDefault();
     if (controller) controller.destroy();
     controller = null;
+    $("notices").hidden = true;
     const paragraphs = $("article").value.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
     const preview = $("preview");
     preview.replaceChildren();
@@ -36,7 +37,7 @@
       const response = await fetch("/v1/context", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ blocks }),
+        body: JSON.stringify({ blocks, lang: navigator.language }),
       });
       answer = await response.json();
     } catch (_error) {
@@ -47,6 +48,10 @@
       $("status").textContent = answer.error ? answer.error.message : "The service refused the text.";
       return;
     }
+    // Notices (e.g. language_unsupported) say why an answer has no cards.
+    const notices = (answer.notices || []).map((notice) => notice.message);
+    $("notices").textContent = notices.join(" ");
+    $("notices").hidden = !notices.length;
     const items = [];
     for (const sentence of answer.sentences) {
       const range = root.AsideAnchor.anchor(sentence, elements);

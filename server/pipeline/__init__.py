@@ -1,4 +1,5 @@
-"""Article in, sentences with cards out: 1 segment, 2 embed and search, 3 rescore, 4 rank.
+"""Article in, sentences with cards out: 1 segment (and the language check), 2 embed and
+search, 3 rescore, 4 rank.
 
 ``run`` is ``rank(candidates(...))``: ``aside eval news`` calls the two halves itself, to
 rank one article's candidates at many thresholds without searching again.
@@ -18,13 +19,14 @@ from index.store import Store
 from server.errors import OverBudget, PayloadTooLarge
 from server.pipeline.article import lead_text, read_article
 from server.pipeline.cache import SearchCache
+from server.pipeline.language import LanguageCheck, check_language
 from server.pipeline.rank import candidates as unscored
 from server.pipeline.rank import rank as rank_cards
 from server.pipeline.rank import spread
 from server.pipeline.rescore import Candidate, Rescorer
 from server.pipeline.retrieve import retrieve
 from server.pipeline.segment import segment
-from server.schema import Card, ContextRequest, Sentence
+from server.schema import Card, ContextRequest, Notice, Sentence
 
 __all__ = ["Found", "Options", "Result", "candidates", "rank", "run"]
 
@@ -50,6 +52,8 @@ class Options:
     cache: SearchCache | None = None
     # Sentences embedded (and searched) per step; the budget is checked between steps.
     step: int = 64
+    # The languages the model reads (None: every article is searched).
+    language: LanguageCheck | None = None
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Found:
     sentences: list[tuple[Sentence, list[Candidate]]]
     total_sentences: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Result:
     total_sentences: int
     searched: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
 
 
 def run(request: ContextRequest, embedder: Embedder, store: Store, options: Options) -> Result:
@@ -85,6 +91,13 @@ def candidates(request: ContextRequest, embedder: Embedder, store: Store, option
         )
     checkable = [s for s, ok in segmented if ok]
     lap("segment")
+    # An article in a language the model cannot read is not searched (it would match only
+    # by accident, through names and numbers); a notice says why it has no cards.
+    notices = []
+    if options.language is not None:
+        notices = check_language([b.text for b in request.blocks], request.lang, options.language)
+        checkable = [] if notices else checkable
+        lap("language")
     _check_budget(options)
     # 2. Clean (links, handles, emoji), embed and search each distinct sentence once, step by
     #    step; sentences seen recently (same build) take their results from the cache instead.
@@ -112,7 +125,7 @@ def candidates(request: ContextRequest, embedder: Embedder, store: Store, option
         found = [(s, rescorer.rescore(s.exact, hits[queries[s.exact]], article, store.vectors))
                  for s in checkable]
     lap("rescore")
-    return Found(found, len(segmented), lap.timings)
+    return Found(found, len(segmented), lap.timings, notices)
 
 
 def rank(found: Found, options: Options) -> Result:
@@ -131,7 +144,7 @@ def rank(found: Found, options: Options) -> Result:
     timings = dict(found.timings_ms)
     results = spread(ranked)
     timings["rank"] = round((time.perf_counter() - started) * 1000, 1)
-    return Result(results, found.total_sentences, len(found.sentences), timings)
+    return Result(results, found.total_sentences, len(found.sentences), timings, found.notices)
 
 
 class _stopwatch:  # noqa: N801 - used as a function

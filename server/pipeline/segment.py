@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from index.text import split_sentences
 from server.schema import Block, Sentence
 
-__all__ = ["ANCHOR_CHARS", "is_checkable", "segment"]
+__all__ = ["ANCHOR_CHARS", "is_checkable", "segment", "utf16_length"]
 
 ANCHOR_CHARS = 32
 _MIN_WORDS = 5
@@ -23,13 +23,23 @@ _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*")
 def segment(blocks: Iterable[Block], language: str | None = None) -> Iterator[tuple[Sentence, bool]]:
     """Yield every sentence of every block with whether it is checkable.
 
-    Offsets are into the block's own text, so ``text[start:end] == exact``;
-    ``prefix`` and ``suffix`` are up to 32 characters on either side.
+    ``start``/``end`` count code points into the block's own text, so
+    ``text[start:end] == exact``; ``start_utf16``/``end_utf16`` are the same places in
+    UTF-16 code units, what JavaScript's ``text.slice`` takes. ``prefix`` and ``suffix``
+    are up to 32 code points on either side.
     """
     for block in blocks:
         spans = split_sentences(block.text, language)
         lone = len(spans) == 1
+        # Spans come in order: count code units onwards from the last one, not from 0.
+        done, units = 0, 0
         for span in spans:
+            if span.start < done:  # overlapping or out of order: count afresh
+                done, units = 0, 0
+            units += utf16_length(block.text[done : span.start])
+            start_utf16 = units
+            units += utf16_length(block.text[span.start : span.end])
+            done = span.end
             exact = block.text[span.start : span.end]
             sentence = Sentence(
                 block=block.id,
@@ -38,8 +48,19 @@ def segment(blocks: Iterable[Block], language: str | None = None) -> Iterator[tu
                 exact=exact,
                 prefix=block.text[max(0, span.start - ANCHOR_CHARS) : span.start],
                 suffix=block.text[span.end : span.end + ANCHOR_CHARS],
+                start_utf16=start_utf16,
+                end_utf16=units,
             )
             yield sentence, is_checkable(exact, lone_in_block=lone)
+
+
+def utf16_length(text: str) -> int:
+    """Length of text in UTF-16 code units: a code point above U+FFFF takes two.
+
+    Counted per code point rather than by encoding, so a lone surrogate (valid JSON, and
+    one unit in the client's string) counts one instead of raising UnicodeEncodeError.
+    """
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
 
 
 def is_checkable(sentence: str, *, lone_in_block: bool = False) -> bool:

@@ -61,3 +61,24 @@ def test_context_says_when_the_rescoring_model_cannot_be_used(runner, fake_embed
                            env={"ASIDE_RESCORE_MODEL": str(tmp_path / "missing.json")})
     assert result.exit_code == 1
     assert "cannot read the rescoring model" in result.output and "Traceback" not in result.output
+
+
+FRENCH = """Le pont du Golden Gate a été ouvert à la circulation en mai 1937 et il franchit le détroit \
+qui relie la baie de San Francisco à l'océan Pacifique.
+
+Les zèbres n'aiment guère faire de la planche à roulettes pendant les orages, affirment les gardiens \
+du zoo de la ville.
+"""
+
+
+def test_context_says_why_an_article_in_another_language_gets_nothing(
+        runner, fake_embedder, tiny_store, monkeypatch):
+    monkeypatch.setenv("ASIDE_THRESHOLD", "0.0")
+    result = invoke(runner, fake_embedder, "context", "-", "--index", str(tiny_store), input=FRENCH)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("0 of 2 sentences have context (0 searched")
+    assert "(fr)" in result.output and "not searched" in result.output
+    # With the check off (ASIDE_LANGUAGES empty), the same article is searched.
+    monkeypatch.setenv("ASIDE_LANGUAGES", "")
+    searched = invoke(runner, fake_embedder, "context", "-", "--index", str(tiny_store), input=FRENCH)
+    assert "(2 searched" in searched.output and "not searched" not in searched.output

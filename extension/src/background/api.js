@@ -15,6 +15,7 @@
       url: page.url,
       title: page.title,
       published: page.published || undefined,
+      lang: page.lang || undefined,
       blocks: page.blocks.map(({ id, text }) => ({ id, text })),
     };
     let response;

@@ -51,10 +51,17 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     const sent = [{ at: Date.now(), url: page.url, texts: page.blocks.map((b) => b.text) }, ...(state.sent || [])];
     const key = `${page.url}#${page.hash}`;
     const hit = await cached(key);
-    if (hit) return { ok: true, answer: hit, cached: true };
+    if (hit) {
+      await updateTab(tabId, { notices: hit.notices || [] });
+      return { ok: true, answer: hit, cached: true };
+    }
     await updateTab(tabId, { status: "asking", sent: sent.slice(0, SENT_HISTORY), service: settings.serviceUrl });
     const result = await Api.fetchContext(settings, page);
-    if (result.ok) await remember(key, result.answer);
+    if (result.ok) {
+      await remember(key, result.answer);
+      // The popup shows the answer's notices (e.g. a language the service cannot read).
+      await updateTab(tabId, { notices: result.answer.notices || [] });
+    }
     return result;
   }
 

@@ -39,6 +39,10 @@
   function show(state, settings) {
     const detail = state.status === "service-unavailable" && state.error ? ` (${state.error})` : "";
     $("status").textContent = (STATUS[state.status] || state.status || STATUS.idle) + detail;
+    // What the service said about the whole answer, e.g. that it cannot read the page's language.
+    const notices = (state.notices || []).map((notice) => notice.message).filter(Boolean);
+    $("notices").textContent = notices.join(" ");
+    $("notices").hidden = !notices.length;
     $("paragraphs").textContent =
       state.blocks === undefined ? "–" : `${state.sentBlocks} new of ${state.blocks} in the article`;
     $("sentences").textContent = state.sentences ?? "–";
