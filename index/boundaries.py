@@ -144,6 +144,8 @@ def _decide(token: str, earlier: str, word: str, then: str) -> bool | None:
         return False if digit else (True if key in ("no", "nos") else None)
     if key in _MONTH_ABBREVIATIONS:
         return not digit
+    if key == "may":  # the month is never shortened: "in May. Tariffs…" ends a sentence
+        return None if digit else True
     if key in _WEEKDAY_ABBREVIATIONS:
         return False if digit or after in _MONTHS else True
     if key in ("a.m", "p.m"):
