@@ -15,16 +15,19 @@ from server.serve import (
     post_worker_init,
     torch_threads_per_worker,
 )
+from server.settings import BY_NAME
 
 _workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-os.environ.setdefault("ASIDE_TORCH_THREADS", str(torch_threads_per_worker(_workers)))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault(BY_NAME["TORCH_THREADS"].env, str(torch_threads_per_worker(_workers)))
 if _workers > 1:
     metrics_dir()  # every worker writes its Prometheus metrics there; /metrics adds them up
 
+# Read through the registry, so a wrong value stops gunicorn with the variable's name.
+_host, _port = BY_NAME["HOST"], BY_NAME["PORT"]
 _options = gunicorn_options(
-    host=os.environ.get("ASIDE_HOST", "0.0.0.0"),
-    port=int(os.environ.get("PORT", os.environ.get("ASIDE_PORT", "8080"))),
+    host=_host.convert(os.environ.get(_host.env, "0.0.0.0")),  # all addresses on a platform
+    port=int(os.environ["PORT"]) if "PORT" in os.environ
+    else _port.convert(os.environ.get(_port.env, _port.default)),
     workers=_workers,
 )
 bind = _options["bind"]

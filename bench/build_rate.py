@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from index.settings import load as load_settings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -28,13 +30,12 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
-                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+                        default=load_settings(os.environ).index_dir)
     parser.add_argument("--passages", type=int, default=3000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from index.build import BuildOptions, build
-    from index.embed import SentenceTransformerEmbedder
+    from index.embedders import SentenceTransformerEmbedder
     from index.sources import parse_spec
     from index.store import Store
 

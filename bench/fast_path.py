@@ -21,10 +21,7 @@ LIAR is research data (../shared/data/liar); it is load here, never an index.
 from __future__ import annotations
 
 import argparse
-import gzip
 import http.client
-import itertools
-import json
 import os
 import re
 import signal
@@ -36,32 +33,21 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from common import (
+    ARTICLE,
+    children,
+    context_body,
+    free_port,
+    liar_statements,
+    memory_mb,
+    percentile,
+    status_of,
+)
+
+from index.settings import load as load_settings
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from large_index import _children, _memory  # noqa: E402
-from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
-
-
-def _statements(data: Path) -> Iterator[str]:
-    """LIAR's statements, each once; then again with a round number, so text stays new."""
-    statements = []
-    for split in ("test", "valid", "train"):
-        with gzip.open(data / "liar" / f"{split}.tsv.gz", "rt", encoding="utf-8") as rows:
-            for line in rows:
-                cols = line.split("\t")
-                if len(cols) > 2 and len(cols[2].split()) >= 6:
-                    statements.append(cols[2].strip())
-    yield from statements
-    for round_number in itertools.count(2):
-        for statement in statements:
-            yield f"{statement} (Round {round_number}.)"
-
-
-def _body(sentences: list[str]) -> bytes:
-    paragraphs = [" ".join(sentences[i:i + 4]) for i in range(0, len(sentences), 4)]
-    return json.dumps({"blocks": [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs)]}).encode()
 
 
 def _article(count: int) -> bytes:
@@ -69,25 +55,24 @@ def _article(count: int) -> bytes:
     sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
     while len(sentences) < count:
         sentences += sentences
-    return _body(sentences[:count])
+    return context_body(sentences[:count])
 
 
 class Server:
     """gunicorn with the Procfile's command and config on a free loopback port."""
 
     def __init__(self, index: Path, workers: int, backend: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**os.environ, "ASIDE_PORT": str(self.port), "ASIDE_HOST": "127.0.0.1",
                "ASIDE_INDEX_DIR": str(index), "WEB_CONCURRENCY": str(workers),
-               "ASIDE_EMBED_BACKEND": backend, "ASIDE_RATE_LIMIT_PER_ADDRESS": '""',
-               "HF_HUB_OFFLINE": "1"}
+               "ASIDE_EMBED_BACKEND": backend, "ASIDE_RATE_LIMIT_PER_ADDRESS": ""}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "server:create_app()", "--config",
              "gunicorn.conf.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ready = f"http://127.0.0.1:{self.port}/readyz"
-        while _get(ready) != 200 or len(_children(self.process.pid)) < workers:
+        while status_of(ready) != 200 or len(children(self.process.pid)) < workers:
             if self.process.poll() is not None or time.perf_counter() - self.started > 300:
                 sys.exit("gunicorn did not start")
             time.sleep(0.05)
@@ -106,11 +91,11 @@ class Server:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
     def memory(self) -> list[tuple[float, float]]:
-        return [_memory(pid) for pid in _children(self.process.pid)]
+        return [memory_mb(pid) for pid in children(self.process.pid)]
 
     def connection_per_worker(self) -> list[http.client.HTTPConnection]:
         """One open connection held by each worker (which worker accepts one is up to chance)."""
-        workers = _children(self.process.pid)
+        workers = children(self.process.pid)
         held: dict[int, http.client.HTTPConnection] = {}
         spare = []
         deadline = time.perf_counter() + 60  # a worker still warming up accepts nothing
@@ -147,15 +132,15 @@ class Server:
 
 
 def _stats(times: list[float]) -> str:
-    return (f"p50 {statistics.median(times):.0f} ms, p95 {_percentile(times, 0.95):.0f} ms, "
-            f"p99 {_percentile(times, 0.99):.0f} ms")
+    return (f"p50 {statistics.median(times):.0f} ms, p95 {percentile(times, 0.95):.0f} ms, "
+            f"p99 {percentile(times, 0.99):.0f} ms")
 
 
 def bench_latency(server: Server, statements: Iterator[str], requests: int) -> None:
     connection = server.connection()
     server.post(connection, _article(40))  # first request pays for lazy loading
     for count in (10, 40, 120):
-        cold = [server.post(connection, _body([next(statements) for _ in range(count)]))
+        cold = [server.post(connection, context_body([next(statements) for _ in range(count)]))
                 for _ in range(requests)]
         body = _article(count)
         server.post(connection, body)
@@ -177,7 +162,7 @@ def _run_clients(server: Server, statements: Iterator[str], clients: int, second
                 time.sleep(max(0.0, next_send - time.perf_counter()))
                 next_send += interval
             with lock:
-                body = _body([next(statements) for _ in range(40)])
+                body = context_body([next(statements) for _ in range(40)])
             elapsed = server.post(connection, body)
             with lock:
                 times.append(elapsed)
@@ -209,7 +194,7 @@ def _mixed_load(server: Server, statements: Iterator[str]) -> None:
             connection = next(connections)
         for count in (10, 40, 120) * 4:
             with lock:
-                body = _body([next(statements) for _ in range(count)])
+                body = context_body([next(statements) for _ in range(count)])
             server.post(connection, body)
 
     _concurrently(client, len(held))
@@ -259,9 +244,9 @@ def _concurrently(client: Callable[[], None], clients: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
-                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+                        default=load_settings(os.environ).index_dir)
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--backend", default="auto",
@@ -269,7 +254,9 @@ def main() -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     args = parser.parse_args()
-    statements = _statements(args.data_dir)
+    if args.data_dir is None:
+        parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
+    statements = liar_statements(args.data_dir)
     print(f"cores: {os.cpu_count()}; backend: {args.backend}; index: {args.index}")
     server = Server(args.index, 1, args.backend)
     try:
@@ -287,7 +274,7 @@ def main() -> None:
             try:
                 _mixed_load(server, statements)
                 memory = server.memory()
-                master = _memory(server.process.pid)
+                master = memory_mb(server.process.pid)
                 print(f"{workers} worker(s): ready after {server.ready_s:.1f} s; workers "
                       + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in memory)
                       + f"; master PSS {master[1]:.0f} MB; all PSS "

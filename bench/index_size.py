@@ -30,14 +30,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import ARTICLE, memory_mb, percentile
+
+from index.settings import load as load_settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from large_index import _memory  # noqa: E402
-from latency import ARTICLE, _percentile  # noqa: E402
 
 _HOLDER = """
 import sys, time
@@ -83,7 +82,7 @@ def _measure(label: str, index, exact, queries: np.ndarray, path: Path, info: di
     _, found = index.search(queries, 10)
     recall = np.mean([len(set(t) & set(f)) / 10 for t, f in zip(truth, found, strict=True)])
     print(f"{label}: {index.ntotal:,} vectors, {info}; search of 40 queries: "
-          f"p50 {statistics.median(times):.1f} ms, p95 {_percentile(times, 0.95):.1f} ms; "
+          f"p50 {statistics.median(times):.1f} ms, p95 {percentile(times, 0.95):.1f} ms; "
           f"recall@10 against exact {recall:.4f} ({len(queries)} real queries); first pass over "
           f"the mapped file: p50 {statistics.median(first):.1f} ms, max {max(first):.1f} ms")
     with tempfile.NamedTemporaryFile(suffix=".npy") as handle:
@@ -97,7 +96,7 @@ def _measure(label: str, index, exact, queries: np.ndarray, path: Path, info: di
                     stdout=subprocess.PIPE, text=True)
                 assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
                 holders.append(holder)
-                rss_pss = [_memory(h.pid) for h in holders]
+                rss_pss = [memory_mb(h.pid) for h in holders]
                 print(f"  {len(holders)} process(es) holding it: "
                       + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in rss_pss))
         finally:
@@ -111,18 +110,19 @@ def _measure(label: str, index, exact, queries: np.ndarray, path: Path, info: di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
-                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+                        default=load_settings(os.environ).index_dir)
     parser.add_argument("--size", type=int, default=1_000_000)
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "million")
     parser.add_argument("--reuse", action="store_true",
                         help="search the large index the last run built in --work instead of building it")
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.data_dir is None:
+        parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
     import faiss
 
-    from index.embed import SentenceTransformerEmbedder
+    from index.embedders import SentenceTransformerEmbedder
     from index.store import INDEX_FILE, Store
     from index.vectors import make_index
 

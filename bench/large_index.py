@@ -37,13 +37,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from common import ARTICLE, children, free_port, memory_mb, post_json, status_of
+
+from index.settings import load as load_settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from latency import ARTICLE, _free_port, _get, _post  # noqa: E402
 
 
 def _jsonl(path: Path) -> Iterator[dict]:
@@ -228,29 +228,14 @@ def bench_update(paths: list[Path], out: Path, embedder, limit: int | None) -> N
     _summary("update", report)
 
 
-def _memory(pid: int) -> tuple[float, float]:
-    """RSS and PSS of a process in MB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("Rss", "Pss"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values["Rss"], values["Pss"]
-
-
-def _children(pid: int) -> list[int]:
-    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    return [int(c) for c in text.split()]
-
-
 def bench_memory(out: Path, workers: int) -> None:
     import re
 
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", ARTICLE.read_text()) if p.strip()]
     body = json.dumps({"blocks": [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs)]}).encode()
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "WEB_CONCURRENCY": str(workers), "ASIDE_PORT": str(port),
-           "ASIDE_HOST": "127.0.0.1", "ASIDE_INDEX_DIR": str(out), "HF_HUB_OFFLINE": "1"}
+           "ASIDE_HOST": "127.0.0.1", "ASIDE_INDEX_DIR": str(out)}
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "server:create_app()", "--config", "gunicorn.conf.py"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -258,15 +243,15 @@ def bench_memory(out: Path, workers: int) -> None:
     base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     try:
-        while _get(f"{base}/readyz") != 200 or len(_children(server.pid)) < workers:
+        while status_of(f"{base}/readyz") != 200 or len(children(server.pid)) < workers:
             if server.poll() is not None or time.perf_counter() - started > 300:
                 sys.exit("gunicorn did not start")
             time.sleep(0.5)
         time.sleep(5 * workers)  # every worker warms up after the fork (post_worker_init)
         for _ in range(4 * workers):
-            _post(f"{base}/v1/context", body)
-        master = _memory(server.pid)
-        kids = [_memory(pid) for pid in _children(server.pid)]
+            post_json(f"{base}/v1/context", body)
+        master = memory_mb(server.pid)
+        kids = [memory_mb(pid) for pid in children(server.pid)]
         total_pss = master[1] + sum(k[1] for k in kids)
         print(f"{workers} worker(s): master RSS {master[0]:.0f} MB / PSS {master[1]:.0f} MB; workers "
               + "; ".join(f"RSS {r:.0f} MB / PSS {p:.0f} MB" for r, p in kids)
@@ -279,16 +264,17 @@ def bench_memory(out: Path, workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=ROOT / "var" / "bench" / "large")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 3])
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.data_dir is None:
+        parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
     if not args.data_dir.is_dir():
         sys.exit(f"no datasets at {args.data_dir} (set --data-dir or ASIDE_DATA_DIR)")
-    from index.embed import SentenceTransformerEmbedder
+    from index.embedders import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(threads=os.cpu_count() or 1)
     embedder.encode(["warm up"])

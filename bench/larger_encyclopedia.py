@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -24,10 +25,10 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-from index import settings
 from index.build import BuildOptions, update
 from index.cli import make_embedder
 from index.records import SourceRecord
+from index.settings import load as load_settings
 from index.sources import Source, parse_spec
 from index.sources.base import SourceStats
 
@@ -50,11 +51,14 @@ def iter_leads(stats: SourceStats, *, folder: Path) -> Iterator[SourceRecord]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, default=Path(settings.get("INDEX_DIR")),
+    parser.add_argument("--index", type=Path, default=load_settings(os.environ).index_dir,
                         help="the default index to start from (copied, never changed)")
     parser.add_argument("--out", type=Path, default=Path("var/index-leads"))
-    parser.add_argument("--data-dir", type=Path, default=Path(settings.get("DATA_DIR")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     args = parser.parse_args()
+    if args.data_dir is None:
+        parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
     folder = args.data_dir / "wikipedia_leads"
     if not any(folder.glob("leads_*.jsonl")):
         raise SystemExit(f"no leads in {folder}")

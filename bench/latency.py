@@ -15,59 +15,33 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from common import ARTICLE, free_port, percentile, post_json, status_of
+
+from index.settings import load as load_settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ARTICLE = HERE / "article_fentanyl_tariffs.txt"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return 0
-
-
-def _post(url: str, body: bytes) -> dict:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read())
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def bench_latency(index_dir: Path, requests: int) -> None:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", ARTICLE.read_text()) if p.strip()]
     body = json.dumps({"blocks": [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs)]})
-    port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    port = free_port()
     started = time.perf_counter()
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "aside"), "serve", "--port", str(port), "--index", str(index_dir)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        while _get(f"{base}/readyz") != 200:
+        while status_of(f"{base}/readyz") != 200:
             if server.poll() is not None:
                 sys.exit(f"server exited: {server.stderr.read().decode() if server.stderr else ''}")
             if time.perf_counter() - started > 180:
@@ -75,13 +49,13 @@ def bench_latency(index_dir: Path, requests: int) -> None:
             time.sleep(0.2)
         ready_s = time.perf_counter() - started
         for _ in range(3):
-            answer = _post(f"{base}/v1/context", body.encode())
+            answer = post_json(f"{base}/v1/context", body.encode())
         stats = answer["stats"]
         times: list[float] = []
         stages: dict[str, list[float]] = {}
         for _ in range(requests):
             t0 = time.perf_counter()
-            answer = _post(f"{base}/v1/context", body.encode())
+            answer = post_json(f"{base}/v1/context", body.encode())
             times.append((time.perf_counter() - t0) * 1000)
             for stage, ms in answer["stats"]["timings_ms"].items():
                 stages.setdefault(stage, []).append(ms)
@@ -89,7 +63,7 @@ def bench_latency(index_dir: Path, requests: int) -> None:
               f"{stats['with_context']} with cards; index {answer['index']['passages']} passages")
         print(f"ready after start: {ready_s:.1f} s")
         print(f"/v1/context warm, {requests} requests: p50 {statistics.median(times):.0f} ms, "
-              f"p95 {_percentile(times, 0.95):.0f} ms, mean {statistics.fmean(times):.0f} ms")
+              f"p95 {percentile(times, 0.95):.0f} ms, mean {statistics.fmean(times):.0f} ms")
         print("server stages (median ms): " + ", ".join(
             f"{stage} {statistics.median(v):.1f}" for stage, v in stages.items()))
     finally:
@@ -101,7 +75,7 @@ def bench_build(spec: str) -> None:
     sys.path.insert(0, str(ROOT))
     from index.build import build
     from index.chunk import chunk
-    from index.embed import SentenceTransformerEmbedder
+    from index.embedders import SentenceTransformerEmbedder
     from index.sources import SourceStats, parse_spec
 
     embedder = SentenceTransformerEmbedder()
@@ -122,7 +96,7 @@ def bench_build(spec: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
-                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+                        default=load_settings(os.environ).index_dir)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--build-source", default="factbook:mx,us,ca,ch,co,in,br,fr")
     parser.add_argument("--skip-build", action="store_true")

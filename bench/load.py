@@ -31,13 +31,21 @@ import threading
 import time
 from pathlib import Path
 
+from common import (
+    ARTICLE,
+    children,
+    context_body,
+    free_port,
+    liar_statements,
+    memory_mb,
+    percentile,
+    status_of,
+)
+
+from index.settings import load as load_settings
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-
-from fast_path import _body, _statements  # noqa: E402
-from large_index import _children, _memory  # noqa: E402
-from latency import ARTICLE, _free_port, _get, _percentile  # noqa: E402
 
 
 def _bodies(count: int) -> list[bytes]:
@@ -55,9 +63,9 @@ def _bodies(count: int) -> list[bytes]:
 
 def _snapshot(master: int) -> str:
     parts = []
-    for label, pid in [("master", master)] + [(f"worker {p}", p) for p in _children(master)]:
+    for label, pid in [("master", master)] + [(f"worker {p}", p) for p in children(master)]:
         try:
-            rss, pss = _memory(pid)
+            rss, pss = memory_mb(pid)
         except OSError:
             continue
         parts.append(f"{label} RSS {rss:.0f} MB / PSS {pss:.0f} MB")
@@ -67,7 +75,7 @@ def _snapshot(master: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path,
-                        default=Path(os.environ.get("ASIDE_INDEX_DIR", ROOT / "var" / "index")))
+                        default=load_settings(os.environ).index_dir)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")))
@@ -77,17 +85,19 @@ def main() -> None:
     parser.add_argument("--new-text", action="store_true",
                         help="Send text never sent before: LIAR statements (research data, used as "
                         "load only), 10, 40 and 120 sentences a request in turn.")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     args = parser.parse_args()
+    if args.new_text and args.data_dir is None:
+        parser.error("--new-text reads LIAR: set ASIDE_DATA_DIR or pass --data-dir")
     if args.no_cache and args.new_text:
         sys.exit("--no-cache and --new-text are two different loads; choose one")
     if not (args.index / "manifest.json").is_file():
         sys.exit(f"no index at {args.index}: run `make index` first")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ASIDE_PORT": str(port), "ASIDE_HOST": "127.0.0.1",
            "ASIDE_INDEX_DIR": str(args.index), "WEB_CONCURRENCY": str(args.workers),
-           "ASIDE_RATE_LIMIT_PER_ADDRESS": '""', "HF_HUB_OFFLINE": "1"}
+           "ASIDE_RATE_LIMIT_PER_ADDRESS": ""}
     if args.no_cache:
         env["ASIDE_CACHE_SENTENCES"] = "0"
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -97,13 +107,13 @@ def main() -> None:
     )
     try:
         started = time.perf_counter()
-        while _get(f"http://127.0.0.1:{port}/readyz") != 200 or len(_children(server.pid)) < args.workers:
+        while status_of(f"http://127.0.0.1:{port}/readyz") != 200 or len(children(server.pid)) < args.workers:
             if server.poll() is not None or time.perf_counter() - started > 300:
                 sys.exit("gunicorn did not start")
             time.sleep(0.5)
         time.sleep(3 * args.workers)  # let every worker warm up
         bodies = _bodies(997)
-        statements = _statements(args.data_dir) if args.new_text else None
+        statements = liar_statements(args.data_dir) if args.new_text else None
         text = "new text of 10, 40 and 120 sentences" if args.new_text else "the bench article rearranged"
         print(f"cores: {os.cpu_count()}; workers: {args.workers}; clients: {args.clients}; {text}; "
               f"search cache {'off' if args.no_cache else 'on'}; {args.seconds:.0f} s on 127.0.0.1:{port}")
@@ -121,7 +131,7 @@ def main() -> None:
                     body = bodies[n % len(bodies)]
                 else:
                     with lock:
-                        body = _body([next(statements) for _ in range((10, 40, 120)[n % 3])])
+                        body = context_body([next(statements) for _ in range((10, 40, 120)[n % 3])])
                 n += args.clients
                 t0 = time.perf_counter()
                 try:
@@ -156,9 +166,9 @@ def main() -> None:
         total = len(latencies) + sum(errors.values())
         print(f"requests: {total} in {elapsed:.0f} s = {len(latencies) / elapsed:.2f} answered/s sustained")
         if latencies:
-            p50, p95 = statistics.median(latencies), _percentile(latencies, 0.95)
+            p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
             print(f"latency: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
-                  f"p99 {_percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")
+                  f"p99 {percentile(latencies, 0.99):.0f} ms, max {max(latencies):.0f} ms")
         print(f"errors: {sum(errors.values())}" + (f" {errors}" if errors else ""))
         print(f"memory at end: {_snapshot(server.pid)}")
     finally:

@@ -26,13 +26,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from common import liar_statements, percentile
+
+from index.settings import load as load_settings
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(HERE))
-
-from fast_path import _statements  # noqa: E402
-from latency import _percentile  # noqa: E402
 
 COUNTRIES = "mx,us,ca,ch,co,in,br,fr,gm,uk,it,sp,ja,rs,as,sf,ni,eg,id,tu"
 
@@ -65,7 +65,7 @@ def _run(label: str, answer: Callable[[list[str]], object], articles: list[list[
         thread.join()
     rate = len(times) / (time.perf_counter() - started)
     print(f"  {label:>6}, {clients} client(s): {rate:.2f} articles/s; latency p50 "
-          f"{statistics.median(times):.0f} ms, p95 {_percentile(times, 0.95):.0f} ms")
+          f"{statistics.median(times):.0f} ms, p95 {percentile(times, 0.95):.0f} ms")
     return rate
 
 
@@ -74,16 +74,19 @@ def main() -> None:
     parser.add_argument("--source", default=f"factbook:{COUNTRIES}")
     parser.add_argument("--articles", type=int, default=30)
     parser.add_argument("--clients", type=int, nargs="*", default=[1, 2, 4])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get(
-        "ASIDE_DATA_DIR", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--data-dir", type=Path, default=load_settings(os.environ).data_dir,
+                        help="the public datasets [default: ASIDE_DATA_DIR]")
     parser.add_argument("--backend", default="auto",
                         help="Aside's embedding backend (default: the service's)")
     args = parser.parse_args()
+    if args.data_dir is None:
+        parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
+    # txtai loads the model itself, not through index.embedders: keep it from the hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     threads = os.cpu_count() or 1
 
     from index.build import build
-    from index.embed import SentenceTransformerEmbedder, load_embedder, packaged_model_path
+    from index.embedders import SentenceTransformerEmbedder, load_embedder, packaged_model_path
     from index.sources import parse_spec
     from index.store import Store
     from server import create_app
@@ -118,7 +121,7 @@ def main() -> None:
     def txtai(article: list[str]) -> object:
         return peer.batchsearch(article, 3)
 
-    statements = _statements(args.data_dir)
+    statements = liar_statements(args.data_dir)
     aside(next(iter(_articles(statements, 1))))  # warm both up
     txtai(next(iter(_articles(statements, 1))))
     for clients in args.clients:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embedders import Embedder, SentenceTransformerEmbedder
 from index.records import Passage, SourceRecord
 from index.search import Hit, SearchOptions, search_texts
 from index.store import Manifest, Store, StoreError, StoreMismatchError

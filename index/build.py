@@ -30,7 +30,7 @@ import numpy as np
 from tqdm import tqdm
 
 from index.chunk import Deduper, chunk
-from index.embed import Embedder
+from index.embedders import Embedder
 from index.records import Passage, SourceRecord
 from index.sources import Source, SourceStats
 from index.store import Document, Manifest, Store, check_target, new_build_id, publish

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from index.records import Passage, SourceRecord
+from index.records import Passage, SourceRecord, provenance_of
 from index.text import normalise_whitespace, split_sentences, text_hash
 
 __all__ = ["Deduper", "chunk"]
@@ -40,21 +40,8 @@ def chunk(
 def _passage(record: SourceRecord, raw: str) -> Passage:
     text = normalise_whitespace(raw)
     embed_text = f"{record.context}: {text}" if record.context else text
-    return Passage(
-        doc_id=record.doc_id,
-        text=text,
-        embed_text=embed_text,
-        source=record.source,
-        kind=record.kind,
-        title=record.title,
-        url=record.url,
-        publisher=record.publisher,
-        published=record.published,
-        language=record.language,
-        license=record.license,
-        claimant=record.claimant,
-        rating=record.rating,
-    )
+    return Passage(doc_id=record.doc_id, text=text, embed_text=embed_text, source=record.source,
+                   **provenance_of(record))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,25 +13,37 @@ import click
 
 from index import settings
 from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
-from index.embed import Embedder, load_embedder
+from index.embedders import Embedder, load_embedder
 from index.search import search_texts
+from index.settings import IndexSettings
 from index.sources import DEFAULT_SPECS, Source, parse_spec
 from index.store import Store, StoreError
 from index.vectors import INDEX_TYPES, IVF_MIN_PASSAGES
 
-__all__ = ["index_group", "make_embedder"]
+__all__ = ["index_group", "load_settings", "make_embedder"]
 
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(obj: Any) -> Embedder:
-    """The embedder a command uses: one injected through the click context (tests), else the model."""
+def make_embedder(obj: Any, config: IndexSettings | None = None) -> Embedder:
+    """The embedder a command uses: one injected through the click context (tests), else the model.
+
+    ``config``: the command's settings when it has read them, else read here from ``ASIDE_*``.
+    """
     if isinstance(obj, dict) and obj.get("embedder") is not None:
         embedder: Embedder = obj["embedder"]
         return embedder
+    config = config or load_settings()
     # Builds and the other commands keep sentence-transformers (the service may use ONNX).
-    return load_embedder(backend="torch", model_path=settings.get("MODEL_PATH"),
-                         threads=int(settings.get("TORCH_THREADS")))
+    return load_embedder(backend="torch", model_path=config.model_path, threads=config.torch_threads)
+
+
+def load_settings() -> IndexSettings:
+    """The index settings from ``ASIDE_*``; a wrong one is a click error naming it (exit code 1)."""
+    try:
+        return settings.load(os.environ)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _open_store(directory: Path, embedder: Embedder | None = None) -> Store:

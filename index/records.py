@@ -1,15 +1,44 @@
-"""Typed records that cross module boundaries: what sources yield and what the store holds."""
+"""Typed records that cross module boundaries: what sources yield and what the store holds.
+
+``Provenance`` declares, once, what a card says about where its text comes from.
+``SourceRecord`` and ``Passage`` are provenance plus their own fields (subclasses, so
+``record.title`` reads as before and a record's flat JSON, hence its content hash,
+stays the same); a passage takes its record's provenance whole (``provenance_of``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["Passage", "SourceRecord"]
+__all__ = ["Passage", "Provenance", "SourceRecord", "provenance_of"]
 
 
-@dataclass(frozen=True)
-class SourceRecord:
+@dataclass(frozen=True, kw_only=True)
+class Provenance:
+    """Where a text comes from: its kind ("article", "fact-check", …) and what is known of its origin.
+
+    ``language`` is an ISO 639-1 or BCP 47 tag; ``published`` an ISO date or year.
+    """
+
+    kind: str
+    title: str | None = None
+    url: str | None = None
+    publisher: str | None = None
+    published: str | None = None
+    language: str | None = None
+    license: str | None = None
+    claimant: str | None = None  # fact-checks: who made the claim reviewed (the text)
+    rating: str | None = None  # fact-checks: the reviewer's textual rating, e.g. "False"
+
+
+def provenance_of(item: Provenance) -> dict[str, Any]:
+    """The provenance fields of a record or passage, by name: the keywords of another's."""
+    return {f.name: getattr(item, f.name) for f in fields(Provenance)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceRecord(Provenance):
     """One document read from a source, before chunking.
 
     ``context`` is prepended to the text that is embedded (never to the text
@@ -19,35 +48,17 @@ class SourceRecord:
     doc_id: str
     text: str
     source: str
-    kind: str
-    title: str | None = None
-    url: str | None = None
-    publisher: str | None = None
-    published: str | None = None
-    language: str | None = None
-    license: str | None = None
     context: str | None = None
-    claimant: str | None = None  # fact-checks: who made the claim reviewed (the text)
-    rating: str | None = None  # fact-checks: the reviewer's textual rating, e.g. "False"
 
 
-@dataclass(frozen=True)
-class Passage:
+@dataclass(frozen=True, kw_only=True)
+class Passage(Provenance):
     """A unit of retrieval: shown text, embedded text and the card's provenance."""
 
     doc_id: str
     text: str
     embed_text: str
     source: str
-    kind: str
-    title: str | None = None
-    url: str | None = None
-    publisher: str | None = None
-    published: str | None = None
-    language: str | None = None
-    license: str | None = None
-    claimant: str | None = None
-    rating: str | None = None
     id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:

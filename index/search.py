@@ -13,13 +13,13 @@ article and one threshold can be calibrated for all of them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from index.embed import Embedder
+from index.embedders import Embedder
 from index.query import clean_query
 from index.records import Passage
 from index.store import Store
@@ -27,9 +27,12 @@ from index.store import Store
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["MODES", "Hit", "SearchOptions", "search", "search_texts"]
+__all__ = ["MODES", "Hit", "ResultCache", "Row", "SearchOptions", "search", "search_texts"]
 
 MODES = ("hybrid", "dense", "lexical")
+
+# (passage id, fused score, cosine, saturated BM25): one ranked hit without its passage.
+Row = tuple[int, float, float, float]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +56,14 @@ class Hit:
     lexical: float = 0.0
 
 
+class ResultCache(Protocol):
+    """Recent results by (index build id, cleaned text), as rows: the service's is in memory."""
+
+    def get_many(self, build_id: str, texts: Iterable[str]) -> Mapping[str, Sequence[Row]]: ...
+
+    def put_many(self, build_id: str, results: Mapping[str, Sequence[Row]]) -> None: ...
+
+
 def search(
     store: Store,
     vectors: NDArray[np.float32],
@@ -62,7 +73,12 @@ def search(
     options: SearchOptions | None = None,
 ) -> list[list[Hit]]:
     """The k best passages for each query (its vector and its cleaned text), best first."""
-    options = options or SearchOptions()
+    return _hits(store, _rank(store, vectors, queries, k=k, options=options or SearchOptions()))
+
+
+def _rank(store: Store, vectors: NDArray[np.float32], queries: Sequence[str], *, k: int,
+          options: SearchOptions) -> list[list[Row]]:
+    """Each query's k best rows, best first."""
     if options.mode not in MODES:
         raise ValueError(f"unknown search mode {options.mode!r}; expected one of {MODES}")
     if len(vectors) == 0:
@@ -103,11 +119,16 @@ def search(
             for row, (ids, extra) in enumerate(zip(dense_ids, missing, strict=True)):
                 candidates[row][1][len(ids):] = stored[offset:offset + len(extra)] @ vectors[row]
                 offset += len(extra)
-    ranked = [_fuse(ids, cos, bm25, k, options) for ids, cos, bm25 in candidates]
-    passages = store.passages(pid for row in ranked for pid, *_ in row)
+    return [_fuse(ids, cos, bm25, k, options) for ids, cos, bm25 in candidates]
+
+
+def _hits(store: Store, ranked: Sequence[Sequence[Row]]) -> list[list[Hit]]:
+    """Rows back into hits, their passages read from the store in one go (a row whose passage
+    the build no longer has is dropped)."""
+    passages = store.passages(pid for rows in ranked for pid, *_ in rows)
     return [
-        [Hit(passages[pid], score, cos, lex) for pid, score, cos, lex in row if pid in passages]
-        for row in ranked
+        [Hit(passages[pid], score, cos, lex) for pid, score, cos, lex in rows if pid in passages]
+        for rows in ranked
     ]
 
 
@@ -121,7 +142,7 @@ def _dense(store: Store, vectors: NDArray[np.float32], depth: int
 
 
 def _fuse(ids: NDArray[np.int64], cos: NDArray[np.float32], bm25: NDArray[np.float32], k: int,
-          options: SearchOptions) -> list[tuple[int, float, float, float]]:
+          options: SearchOptions) -> list[Row]:
     """The k best candidates by fused score: (id, score, cosine, saturated BM25), best first."""
     cosine, lexical = cos.astype(np.float64), bm25.astype(np.float64)
     saturated = lexical / (lexical + options.saturation)
@@ -139,8 +160,34 @@ def _fuse(ids: NDArray[np.int64], cos: NDArray[np.float32], bm25: NDArray[np.flo
 
 def search_texts(
     store: Store, embedder: Embedder, texts: Sequence[str], *, k: int,
-    options: SearchOptions | None = None,
+    options: SearchOptions | None = None, cache: ResultCache | None = None, step: int = 64,
+    check: Callable[[], None] = lambda: None, on_embedded: Callable[[], None] = lambda: None,
 ) -> list[list[Hit]]:
-    """Clean, embed and search texts."""
+    """Clean, embed and search texts: the k best hits of each, best first, in the texts' order.
+
+    The one retrieval step of the service, ``aside context``, ``aside eval`` and ``aside index
+    query``. Each distinct cleaned text is searched once; those the cache holds for this build
+    are neither embedded nor searched. The rest are embedded, then searched, ``step`` at a
+    time, calling ``check`` after each step (it raises to stop, e.g. over a time budget) and
+    ``on_embedded`` between the two stages (for their timings).
+    """
+    options = options or SearchOptions()
     cleaned = [clean_query(t) for t in texts]
-    return search(store, embedder.encode(cleaned), cleaned, k=k, options=options)
+    distinct = list(dict.fromkeys(cleaned))
+    build_id = store.manifest.build_id
+    rows = dict(cache.get_many(build_id, distinct)) if cache is not None else {}
+    fresh = [t for t in distinct if t not in rows]
+    steps = [fresh[i:i + step] for i in range(0, len(fresh), step)]
+    vectors = []
+    for batch in steps:
+        vectors.append(embedder.encode(batch))
+        check()
+    on_embedded()
+    found: dict[str, Sequence[Row]] = {}
+    for batch, batch_vectors in zip(steps, vectors, strict=True):
+        found.update(zip(batch, _rank(store, batch_vectors, batch, k=k, options=options), strict=True))
+        check()
+    if cache is not None and found:
+        cache.put_many(build_id, found)
+    rows.update(found)
+    return _hits(store, [rows[t] for t in cleaned])

@@ -62,7 +62,10 @@ _READABLE_FORMATS = (1, 2)  # format 1 had no documents table: it serves, but ca
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.faiss"
 PASSAGES_FILE = "passages.sqlite"
-PASSAGE_COLUMNS = tuple(f.name for f in fields(Passage) if f.name != "id")
+# The passages table (after its id), in the format's order; each column is the Passage field
+# of its name. Spelt out: Passage's own field order (provenance first) is not the format's.
+PASSAGE_COLUMNS = ("doc_id", "text", "embed_text", "source", "kind", "title", "url", "publisher",
+                   "published", "language", "license", "claimant", "rating")
 _BLAS_THRESHOLD = 20
 
 

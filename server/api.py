@@ -13,7 +13,6 @@ from typing import Any, NoReturn
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from index.search import SearchOptions
 from index.store import Store
 from server import memory, pipeline
 from server.errors import BadRequest, IndexUnavailable, PayloadTooLarge, UnsupportedMediaType
@@ -23,31 +22,12 @@ from server.pipeline.rescore import Rescorer
 from server.resources import get_resources
 from server.schema import Limits, parse_request, sentence_dict
 
-__all__ = ["bp", "context_response", "parse_json", "pipeline_options", "source_labels",
+__all__ = ["bp", "context_response", "parse_json", "source_labels",
            "unready_reason"]
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
-
-
-def pipeline_options(
-    config: Any, *, started: float | None = None, cache: SearchCache | None = None,
-    rescorer: Rescorer | None = None, language: LanguageCheck | None = None,
-) -> pipeline.Options:
-    budget = config["REQUEST_BUDGET_SECONDS"]
-    return pipeline.Options(
-        language=language,
-        cache=cache,
-        rescorer=rescorer,
-        min_confidence=config.get("MIN_CONFIDENCE"),
-        deadline=started + budget if started is not None else None,
-        budget_seconds=budget,
-        threshold=config["THRESHOLD"],
-        cards_per_sentence=config["CARDS_PER_SENTENCE"],
-        max_sentences=config["MAX_SENTENCES"],
-        search=SearchOptions(mode=config["SEARCH_MODE"], lexical_weight=config["LEXICAL_WEIGHT"]),
-    )
 
 
 def context_response(
@@ -62,7 +42,7 @@ def context_response(
     req = parse_request(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
-    result = pipeline.run(req, embedder, store, pipeline_options(
+    result = pipeline.run(req, embedder, store, pipeline.Options.from_config(
         config, started=started, cache=cache, rescorer=rescorer, language=language))
     manifest = store.manifest
     return {
@@ -179,12 +159,12 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-def readyz() -> Response | tuple[Response, int]:
+def readyz() -> Response:
     resources = get_resources()
     store = resources.current_store()
     if store is None:
         reason = unready_reason(resources.error, current_app.config["INDEX_DIR"])
-        return jsonify(IndexUnavailable(f"not ready: {reason}").to_dict()), 503
+        raise IndexUnavailable(f"not ready: {reason}")
     return jsonify({"ok": True, "status": "ready", "build_id": store.manifest.build_id})
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from index.cli import index_group
+from index.settings import option_from
 from server import settings
 from server.errors import ApiError
 from server.evaluate.cli import eval_group
@@ -28,33 +29,30 @@ def main(verbose: int) -> None:
     """Aside: context cards for the claims in news articles, from a self-hosted index."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 main.add_command(index_group)
 main.add_command(eval_group)
 
 
+_index_option = option_from(settings.BY_NAME["INDEX_DIR"], "--index", "index_dir",
+                            type=click.Path(path_type=Path, file_okay=False))
+
+
 @main.command()
-@click.option("--host", default=None, help="Address to listen on [default: ASIDE_HOST or 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [default: ASIDE_PORT or 8080].")
-@click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index].")
+@option_from(settings.BY_NAME["HOST"], "--host")
+@option_from(settings.BY_NAME["PORT"], "--port")
+@_index_option
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes; torch threads are split between them.")
 @click.pass_context
-def serve(
-    ctx: click.Context, host: str | None, port: int | None, index_dir: Path | None, workers: int
-) -> None:
+def serve(ctx: click.Context, host: str, port: int, index_dir: Path, workers: int) -> None:
     """Run the HTTP service (gunicorn) on the index."""
     from server import create_app
     from server.serve import metrics_dir, run, torch_threads_per_worker
 
-    config = settings.from_environ(os.environ)
-    overrides: dict[str, Any] = {}
-    if index_dir is not None:
-        overrides["INDEX_DIR"] = str(index_dir)
-    if "ASIDE_TORCH_THREADS" not in os.environ:
+    overrides: dict[str, Any] = {"HOST": host, "PORT": port, "INDEX_DIR": index_dir}
+    if settings.BY_NAME["TORCH_THREADS"].env not in os.environ:  # else the operator's choice
         overrides["TORCH_THREADS"] = torch_threads_per_worker(workers)
     if isinstance(ctx.obj, dict) and ctx.obj.get("embedder") is not None:
         overrides["EMBEDDER"] = ctx.obj["embedder"]
@@ -70,19 +68,16 @@ def serve(
             f"{resources.error}\nBuild one with: aside index build --out "
             f"{app.config['INDEX_DIR']}"
         )
-    host = host or str(config["HOST"])
-    port = port or int(config["PORT"])
     click.echo(f"Aside serving index {resources.store.manifest.build_id} on http://{host}:{port}")
     run(app, host=host, port=port, workers=workers)
 
 
 @main.command()
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-@click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index].")
+@_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
 @click.pass_context
-def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool) -> None:
+def context(ctx: click.Context, file: Any, index_dir: Path, as_json: bool) -> None:
     """Find context for an article in FILE (paragraphs separated by blank lines; - for stdin)."""
     from index.cli import make_embedder
     from server.api import context_response
@@ -94,18 +89,17 @@ def context(ctx: click.Context, file: Any, index_dir: Path | None, as_json: bool
     if not paragraphs:
         raise click.ClickException("the article is empty")
     try:
-        config = settings.for_command(None if index_dir is None else str(index_dir))
-        config["EMBEDDER"] = make_embedder(ctx.obj)
-        resources = load_resources(config)
+        config = settings.load(os.environ, {"INDEX_DIR": index_dir})
+        resources = load_resources(config, make_embedder(ctx.obj, config))
     except ValueError as exc:  # a wrong setting, or a rescoring model that cannot be used
         raise click.ClickException(str(exc)) from exc
     if resources.store is None:
         raise click.ClickException(str(resources.error))
     blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]
     try:
-        answer = context_response({"blocks": blocks}, config, resources.embedder, resources.store,
-                                  rescorer=resources.rescorer,
-                                  language=language_check(config["LANGUAGES"]))
+        answer = context_response({"blocks": blocks}, config.to_config(), resources.embedder,
+                                  resources.store, rescorer=resources.rescorer,
+                                  language=language_check(config.languages))
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:
@@ -136,10 +130,6 @@ def _print_listing(answer: dict[str, Any]) -> None:
             click.echo(f"            {card.get('snippet') or card['text']}")
             if card["url"]:
                 click.echo(f"            {card['url']}")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 @main.group()
@@ -175,24 +165,26 @@ def model() -> None:
 
 
 @model.command("export")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Directory to write [default: ASIDE_ONNX_DIR or var/model-onnx].")
+@option_from(settings.BY_NAME["ONNX_DIR"], "--out", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--if-stale", is_flag=True,
               help="Do nothing when the directory already holds a current export of the installed "
               "model (in this version's format).")
-def model_export(out: Path | None, if_stale: bool) -> None:
+def model_export(out: Path, if_stale: bool) -> None:
     """Export the packaged model to ONNX and check its vectors against sentence-transformers."""
-    from index import settings as index_settings
-    from index.onnx_model import export, is_current
+    from index.embedders.export import export
+    from index.embedders.layout import is_current
 
-    target = out or Path(index_settings.get("ONNX_DIR"))
-    if if_stale and is_current(target):
-        click.echo(f"{target} holds a current export of the model; nothing to do.")
+    if if_stale and is_current(out):
+        click.echo(f"{out} holds a current export of the model; nothing to do.")
         return
     try:
-        report = export(target)
+        report = export(out)
     except (OSError, RuntimeError) as exc:
         raise click.ClickException(f"export failed: {exc}") from exc
     click.echo(f"Exported the model to {report.directory} in {report.seconds:.1f} s; "
                f"vectors match sentence-transformers (lowest cosine {report.min_cosine:.6f}).")
     click.echo("The service uses it (ASIDE_EMBED_BACKEND=auto, the default) from its next start.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

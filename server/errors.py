@@ -10,16 +10,15 @@
      ├── TooManyRequests          429  over a rate limit (with Retry-After)
      ├── IndexUnavailable         503  no index loaded (missing, damaged, other model)
      └── OverBudget               503  the request took longer than its time budget
+
+Each subclass's ``description`` says when it is answered: docs/generate.py writes the API
+documentation's table of errors from it. No Flask here: the pipeline raises these too, and it
+runs without Flask in ``aside eval``; ``server.handlers`` turns them into responses.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-from flask import Flask, Response, g, has_request_context, jsonify
-from werkzeug.exceptions import HTTPException
-from werkzeug.sansio.response import Response as WerkzeugResponse
 
 __all__ = [
     "ApiError",
@@ -32,11 +31,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
-    "error_response",
-    "init_app",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -59,80 +54,46 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status, code = 400, "bad_request"
+    description = ("malformed, non-strict or too deeply nested JSON, invalid UTF-8, a field of the wrong "
+                   "type, a repeated block id, a lone surrogate in a block id")
 
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
+    description = "API keys are configured and the request has no valid key"
 
 
 class NotFound(ApiError):
     status, code = 404, "not_found"
+    description = "unknown path"
 
 
 class MethodNotAllowed(ApiError):
     status, code = 405, "method_not_allowed"
+    description = "e.g. `GET /v1/context`"
 
 
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
+    description = ("body (with a `Content-Length` or chunked), blocks, characters per block or "
+                   "sentences over their limits")
 
 
 class UnsupportedMediaType(ApiError):
     status, code = 415, "unsupported_media_type"
+    description = "the body is not sent as `application/json`"
 
 
 class TooManyRequests(ApiError):
     status, code = 429, "too_many_requests"
+    description = "over a rate limit; `Retry-After` says how many seconds to wait"
 
 
 class IndexUnavailable(ApiError):
     status, code = 503, "index_unavailable"
+    description = "no index loaded (missing, damaged, or built with another model)"
 
 
 class OverBudget(ApiError):
     status, code = 503, "over_budget"
-
-
-_BY_STATUS: dict[int, type[ApiError]] = {
-    cls.status: cls
-    for cls in (BadRequest, Unauthorized, NotFound, MethodNotAllowed, PayloadTooLarge,
-                UnsupportedMediaType, TooManyRequests)
-}
-
-
-def error_response(error: ApiError) -> Response:
-    """The JSON answer for an error (and its code noted for the access log and metrics)."""
-    if has_request_context():
-        g.aside_error_code = error.code  # for the access log and the metrics
-    response = jsonify(error.to_dict())
-    response.status_code = error.status
-    return response
-
-
-def _from_http(exc: HTTPException) -> Response | WerkzeugResponse:
-    if exc.response is not None:  # built with error_response by whoever raised it (server.limits)
-        return exc.response
-    status = exc.code or 500
-    cls = _BY_STATUS.get(status)
-    if cls is None:
-        error = ApiError(exc.description or exc.name)
-        error.status, error.code = status, exc.name.lower().replace(" ", "_")
-    else:
-        error = cls(exc.description or exc.name)
-    response = error_response(error)
-    if status == 405 and exc.get_response().headers.get("Allow"):
-        response.headers["Allow"] = exc.get_response().headers["Allow"]
-    return response
-
-
-def _unexpected(exc: Exception) -> Response:
-    # A bug: log it (with the traceback, never the request body) and answer 500.
-    logger.exception("unhandled error: %s", type(exc).__name__)
-    return error_response(ApiError("internal error; the operator's log has the details"))
-
-
-def init_app(app: Flask) -> None:
-    """Answer every error, ours or Werkzeug's, with the JSON error shape."""
-    app.register_error_handler(ApiError, error_response)
-    app.register_error_handler(HTTPException, _from_http)
-    app.register_error_handler(Exception, _unexpected)
+    description = "the request took longer than `ASIDE_REQUEST_BUDGET_SECONDS`"

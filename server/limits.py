@@ -20,7 +20,8 @@ from limits.errors import ConfigurationError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server.auth import is_protected, presented_key
-from server.errors import TooManyRequests, error_response
+from server.errors import TooManyRequests
+from server.handlers import error_response
 
 __all__ = ["init_app"]
 

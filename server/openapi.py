@@ -8,11 +8,13 @@ response against it.
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from dataclasses import fields, is_dataclass
+from typing import Any, get_args, get_origin, get_type_hints
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from server.schema import MAX_ID_CHARS
+from server.schema import MAX_ID_CHARS, Card, Source
 
 __all__ = ["bp", "describe"]
 
@@ -39,21 +41,35 @@ _COMMON = {"401": _error("API keys are on and the request has no valid key."),
            "500": _error("A bug; the operator's log has the details.")}
 
 
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+def _record_schema(record: type) -> dict[str, Any]:
+    """The schema of a wire dataclass's ``asdict``: every field, always sent, and nothing else."""
+    hints = get_type_hints(record)
+    return {"type": "object", "additionalProperties": False,
+            "required": [f.name for f in fields(record)],
+            "properties": {f.name: _field_schema(hints[f.name]) for f in fields(record)}}
+
+
+def _field_schema(hint: Any) -> dict[str, Any]:
+    """``str``, ``float | None``, ``tuple[Source, ...]`` and the like; TypeError for any other."""
+    args = get_args(hint)
+    if get_origin(hint) is types.UnionType and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        schema = _field_schema(inner)
+        return {**schema, "type": [schema["type"], "null"]}
+    if get_origin(hint) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = args[0]
+        return {"type": "array", "items": {"$ref": f"#/components/schemas/{item.__name__}"}
+                if isinstance(item, type) and is_dataclass(item) else _field_schema(item)}
+    if hint in _JSON_TYPES:
+        return {"type": _JSON_TYPES[hint]}
+    raise TypeError(f"no JSON schema for a field of type {hint!r}")
+
+
 def _schemas(config: Any) -> dict[str, Any]:
-    source = {"type": "object", "required": ["publisher", "title", "url", "published"],
-              "properties": {k: _NULLABLE_STRING for k in ("publisher", "title", "url", "published")}}
-    card = {
-        "type": "object",
-        "required": ["id", "text", "title", "url", "publisher", "published", "kind", "license", "score",
-                     "sources", "claimant", "rating"],
-        "properties": {
-            "id": {"type": "string"}, "text": {"type": "string"}, "kind": {"type": "string"},
-            **{k: _NULLABLE_STRING for k in ("title", "url", "publisher", "published", "license",
-                                             "claimant", "rating")},
-            "score": {"type": "number"},
-            "sources": {"type": "array", "items": {"$ref": "#/components/schemas/Source"}},
-        },
-    }
+    source, card = _record_schema(Source), _record_schema(Card)
     offset = "Offset into the block's text in {}, so that text[start:end] == exact in {}."
     sentence = {
         "type": "object",

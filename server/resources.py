@@ -13,19 +13,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from flask import Flask, current_app
-
-from index.embed import Embedder, load_embedder
-from index.onnx_model import OnnxEmbedder
+from index.embedders import Embedder, load_embedder
 from index.store import MANIFEST_FILE, Store, StoreError
-from server.metrics import observe_build
 from server.pipeline.cache import SearchCache
 from server.pipeline.rescore import DEFAULT_MODEL, Rescorer
+from server.settings import Settings
+
+if TYPE_CHECKING:  # the Flask edge (init_app, get_resources) imports Flask when it runs, so
+    from flask import Flask  # the evaluation's load_resources never loads it
 
 __all__ = ["Resources", "get_resources", "init_app", "load_rescorer", "load_resources", "warm_up"]
 
@@ -95,27 +95,25 @@ class Resources:
             self.on_swap(store, previous)
 
 
-def load_resources(config: Mapping[str, Any]) -> Resources:
-    """Load the embedder (injected as config["EMBEDDER"] in tests) and open the index store.
+def load_resources(settings: Settings, embedder: Embedder | None = None) -> Resources:
+    """Load the embedder (unless one is injected: tests, commands) and open the index store.
 
     The model's weights load here, but nothing is encoded: with gunicorn
     --preload this runs in the master, and running torch before fork makes
     the forked workers hang. Workers warm up after fork (``warm_up``).
     """
-    embedder = config.get("EMBEDDER")
     if embedder is None:
         embedder = load_embedder(
-            backend=config.get("EMBED_BACKEND", "torch"), model_path=config.get("MODEL_PATH") or "",
-            threads=int(config.get("TORCH_THREADS") or 0), onnx_dir=config.get("ONNX_DIR") or "",
+            backend=settings.embed_backend, model_path=settings.model_path,
+            threads=settings.torch_threads, onnx_dir=str(settings.onnx_dir),
         )
-    if isinstance(embedder, OnnxEmbedder):
-        embedder.prepare()  # shared by the workers forked after this
-    directory = Path(config["INDEX_DIR"])
-    rescorer = load_rescorer(str(config.get("RESCORE_MODEL") or ""))
-    cache_size = int(config.get("CACHE_SENTENCES", 0))
+    embedder.prepare()  # before gunicorn --preload forks: the workers share what it reads
+    directory = settings.index_dir
+    rescorer = load_rescorer(settings.rescore_model)
+    cache_size = settings.cache_sentences
     resources = Resources(embedder, None, directory=directory,
                           cache=SearchCache(cache_size) if cache_size > 0 else None,
-                          reload_seconds=float(config.get("RELOAD_SECONDS", 2.0)),
+                          reload_seconds=settings.reload_seconds,
                           rescorer=rescorer, _seen=_stamp(directory))
     try:
         resources.store = Store.open(directory, model=embedder.name, dim=embedder.dim)
@@ -140,9 +138,14 @@ def load_rescorer(setting: str) -> Rescorer | None:
     return Rescorer.load(Path(setting) if setting.strip() else DEFAULT_MODEL)
 
 
-def init_app(app: Flask) -> None:
-    """Load resources once for this process and keep them in ``app.extensions``."""
-    resources = load_resources(app.config)
+def init_app(app: Flask, settings: Settings) -> None:
+    """Load resources once for this process and keep them in ``app.extensions``.
+
+    An embedder injected as ``app.config["EMBEDDER"]`` (tests) is used instead of the model.
+    """
+    from server.metrics import observe_build
+
+    resources = load_resources(settings, app.config.get("EMBEDDER"))
     app.extensions["aside"] = resources
 
     def on_swap(store: Store, previous: Store | None) -> None:
@@ -154,11 +157,13 @@ def init_app(app: Flask) -> None:
 
 def get_resources() -> Resources:
     """The current app's resources."""
+    from flask import current_app
+
     resources: Resources = current_app.extensions["aside"]
     return resources
 
 
 def warm_up(app: Flask) -> None:
-    """Run one encode so the first reader's request does not pay for torch's start-up."""
+    """Run one encode after the fork, so the first reader's request does not pay for the model's start-up."""
     resources: Resources = app.extensions["aside"]
     resources.embedder.encode(["Warm-up sentence for the embedding model."])

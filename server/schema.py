@@ -16,14 +16,15 @@ Response: {"ok": true, "index": {"build_id", "model", "passages"},
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from index.records import Provenance, provenance_of
 from server.errors import BadRequest, PayloadTooLarge
 
 __all__ = [
     "MAX_ID_CHARS", "Block", "Card", "ContextRequest", "Limits", "Notice", "Sentence", "Source",
-    "parse_request", "repair_text",
+    "parse_request", "repair_text", "sentence_dict", "shown_provenance",
 ]
 
 MAX_ID_CHARS = 200
@@ -112,6 +113,8 @@ class Card:
     cards when rescoring is off). ``snippet`` is what the card shows first: the passage's
     sentences that match, at most about 300 characters ("…" where cut); ``section`` the
     field or section of the source it comes from (a Factbook field), or null.
+    The provenance fields are the passage's (``index.records.Provenance``), all but its
+    language, with a readable ``title``: see ``shown_provenance``.
     """
 
     id: str
@@ -132,6 +135,18 @@ class Card:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def shown_provenance(
+    shape: type[Card] | type[Source], provenance: Provenance, *, title: str
+) -> dict[str, Any]:
+    """Keywords for a Card or Source: the provenance fields it shows, by name, under ``title``.
+
+    A card shows every provenance field but the language, which only picks how its snippet
+    is cut; a source shows its publisher, url and date.
+    """
+    shows = {f.name for f in fields(shape)}
+    return {k: v for k, v in provenance_of(provenance).items() if k in shows} | {"title": title}
 
 
 def sentence_dict(sentence: Sentence, cards: list[Card]) -> dict[str, Any]:

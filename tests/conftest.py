@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from functools import partial
@@ -12,8 +13,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from index import settings
 from index.build import build
-from index.embed import SentenceTransformerEmbedder
+from index.embedders import Embedder, SentenceTransformerEmbedder
 from index.sources import Source, parse_spec
 from index.sources.factbook import iter_factbook
 from index.sources.wikipedia import iter_wikipedia
@@ -23,7 +25,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 _WORD = re.compile(r"\w+")
 
 
-class FakeEmbedder:
+class FakeEmbedder(Embedder):
     """Bag of hashed words: texts sharing words get high cosine. Deterministic and instant."""
 
     def __init__(self, dim: int = 256, name: str = "test/hashed-words") -> None:
@@ -114,3 +116,24 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, model: SentenceTransfor
         out, model,
     )
     return out
+
+
+def data_dir() -> Path | None:
+    """The folder of the public evaluation datasets ($ASIDE_DATA_DIR), or None when unset."""
+    return settings.load(os.environ).data_dir
+
+
+def require_data(folder: str, marker: str) -> Path:
+    """The dataset ``folder`` under the data directory, holding ``marker``.
+
+    When it is not there the test is skipped with the reason, except under CI (``CI`` set),
+    where a quality gate that cannot run must fail rather than pass by skipping.
+    """
+    root = data_dir()
+    if root is None or not (root / folder / marker).is_file():
+        where = f"not in {root} (ASIDE_DATA_DIR)" if root else "needed, and ASIDE_DATA_DIR is not set"
+        message = f"the dataset {folder}/{marker} is {where}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return root / folder

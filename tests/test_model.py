@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from index.embed import PACKAGED_MODEL_NAME
+from index.embedders import PACKAGED_MODEL_NAME
 from server import create_app
 
 pytestmark = pytest.mark.model
@@ -75,7 +75,7 @@ def test_default_settings_show_the_cards_likely_to_help(default_client):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from index.onnx_model import export
+    from index.embedders.export import export
 
     report = export(tmp_path_factory.mktemp("model") / "onnx")
     assert report.min_cosine >= 0.999
@@ -87,12 +87,13 @@ def _news_sentences() -> list[str]:
     import gzip
     from pathlib import Path
 
-    from index import settings
+    from tests.conftest import data_dir
 
     article = Path(__file__).resolve().parent.parent / "bench" / "article_fentanyl_tariffs.txt"
     sentences = [line.strip() for line in article.read_text().splitlines() if line.strip()]
-    liar = Path(settings.get("DATA_DIR")) / "liar" / "test.tsv.gz"
-    if liar.is_file():
+    data = data_dir()
+    liar = data / "liar" / "test.tsv.gz" if data else None
+    if liar and liar.is_file():
         with gzip.open(liar, "rt", encoding="utf-8") as rows:
             sentences += [line.split("\t")[2] for line, _ in zip(rows, range(400), strict=False)]
     return sentences
@@ -100,7 +101,7 @@ def _news_sentences() -> list[str]:
 
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_exported_model_gives_the_same_vectors_as_sentence_transformers(model, exported, runtime):
-    from index.onnx_model import OnnxEmbedder
+    from index.embedders.runtime import OnnxEmbedder
 
     embedder = OnnxEmbedder(exported, threads=2, runtime=runtime)
     assert (embedder.name, embedder.dim) == (model.name, model.dim)
@@ -116,7 +117,7 @@ def test_exported_model_gives_the_same_vectors_as_sentence_transformers(model, e
 def test_openvino_refuses_an_export_without_matching_reference_vectors(exported, tmp_path):
     import shutil
 
-    from index.onnx_model import OnnxEmbedder
+    from index.embedders.runtime import OnnxEmbedder
 
     directory = tmp_path / "onnx"
     shutil.copytree(exported, directory)
@@ -146,7 +147,7 @@ def test_openvino_sends_no_usage_data_and_writes_nothing_in_home(exported, tmp_p
     script = (
         "import sys, threading\n"
         "from pathlib import Path\n"
-        "from index.onnx_model import OnnxEmbedder\n"
+        "from index.embedders.runtime import OnnxEmbedder\n"
         f"embedder = OnnxEmbedder(Path({str(exported)!r}), threads=1, runtime='openvino')\n"
         "embedder.encode(['Mexico exports cars.'])\n"
         "assert embedder.runtime == 'openvino'\n"
@@ -167,8 +168,8 @@ def test_auto_backend_takes_a_current_export_and_otherwise_torch(exported, tmp_p
     import json as _json
     import shutil
 
-    from index.embed import SentenceTransformerEmbedder, load_embedder
-    from index.onnx_model import OnnxEmbedder
+    from index.embedders import SentenceTransformerEmbedder, load_embedder
+    from index.embedders.runtime import OnnxEmbedder
 
     assert isinstance(load_embedder(backend="auto", onnx_dir=str(tmp_path / "none")),
                       SentenceTransformerEmbedder)

@@ -3,22 +3,20 @@
 100 CheckThat! 2020 dev queries against the full collection of 10,375 fact-checks,
 through the service's own retrieval path with the real model. A change that makes
 the cards worse fails here. Floors sit a little under the measured numbers
-(see the README's evaluation section); raise them when quality improves.
+(docs/evaluation.md records them); raise them when quality improves.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from index import settings
 from server.evaluate import cached_store, evaluate, load_checkthat
+from tests.conftest import require_data
 
 pytestmark = pytest.mark.model
 
-DATA = Path(settings.get("DATA_DIR")) / "checkthat2020_task2"
 QUERIES = 100
 # Measured 2026-11-27: aside MAP@5 0.8378, P@1 0.76; dense 0.8012; BM25 0.737.
 FLOORS = {
@@ -30,9 +28,8 @@ FLOORS = {
 
 @pytest.fixture(scope="module")
 def result(model, tmp_path_factory):
-    if not (DATA / "vclaims.jsonl.gz").is_file():
-        pytest.skip(f"CheckThat! 2020 data not found in {DATA} (set ASIDE_DATA_DIR)")
-    dataset = load_checkthat(DATA, "dev")
+    data = require_data("checkthat2020_task2", "vclaims.jsonl.gz")
+    dataset = load_checkthat(data, "dev")
     judged = sorted(q for q in dataset.queries if dataset.qrels.get(q))[:QUERIES]
     dataset = replace(dataset, queries={q: dataset.queries[q] for q in judged})
     store = cached_store(dataset, model, tmp_path_factory.mktemp("eval"))

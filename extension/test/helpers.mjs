@@ -48,3 +48,25 @@ export function newsPage(extraParagraphs = "") {
     <footer><p>© News Example. All rights reserved. Contact us for licensing of this content.</p></footer>
   </body></html>`;
 }
+
+/**
+ * Anchor a golden case's sentences in its page (tests/fixtures/anchor/<case>/input.json):
+ * for each, the block it was found in, where (UTF-16 index into the block's readable text)
+ * and the text covered, or null when it was not found.
+ */
+export function anchorCase({ page: markup, sentences }) {
+  const win = page(`<!doctype html><body>${markup}</body>`, { scripts: ["content/anchor.js"] });
+  const { AsideAnchor } = win;
+  const blocks = new Map([...win.document.querySelectorAll("[data-b]")].map((el) => [el.dataset.b, el]));
+  return sentences.map((sentence) => {
+    const range = AsideAnchor.anchor(sentence, blocks);
+    if (!range) return { exact: sentence.exact, found: null };
+    const [block, element] = [...blocks].find(([, el]) => el.contains(range.startContainer));
+    let at = range.startOffset;
+    for (const piece of AsideAnchor.pieces(element)) {
+      if (piece.node === range.startContainer) break;
+      at += piece.text.length;
+    }
+    return { exact: sentence.exact, found: { block, at, text: range.toString() } };
+  });
+}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 
 from index import settings as index_settings
-from index.cli import make_embedder
+from index.cli import load_settings, make_embedder
+from index.settings import IndexSettings, option_from
+from server import pipeline
 from server.evaluate.datasets import Dataset, load_checkthat, load_climate_fever, load_scifact
 from server.evaluate.runner import EvalResult, cached_store, evaluate
 
@@ -21,14 +24,23 @@ _SYSTEM_LABELS = {"bm25": "BM25 alone (bm25s)", "dense": "dense alone (same mode
                   "aside": "Aside (fused)"}
 
 
-def _default_dir(folder: str) -> Path:
-    return Path(index_settings.get("DATA_DIR")) / folder
+_DATA_DIR = index_settings.BY_NAME["DATA_DIR"]
+
+
+def _dataset_dir(given: Path | None, folder: str, config: IndexSettings) -> Path:
+    """The dataset folder: ``--data-dir``, else ``folder`` in the data directory setting."""
+    if given is not None:
+        return given
+    if config.data_dir is None:
+        raise click.UsageError(f"no data directory: set {_DATA_DIR.env} or pass --data-dir "
+                               f"(the {folder} folder)")
+    return config.data_dir / folder
 
 
 def _data_dir_option(folder: str) -> Callable[[Any], Any]:
     return click.option(
         "--data-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-        help=f"Dataset folder [default: $ASIDE_DATA_DIR/{folder}].",
+        help=f"Dataset folder [default: ${_DATA_DIR.env}/{folder}].",
     )
 
 
@@ -58,32 +70,30 @@ def eval_group() -> None:
     """Measure retrieval on public benchmarks (BM25, dense and Aside side by side)."""
 
 
-def _news_setup(ctx: click.Context, data_dir: Path | None, index_dir: Path | None,
+def _news_setup(ctx: click.Context, data_dir: Path | None, index_dir: Path,
                 extra_judgments: tuple[Path, ...], *, rescore: bool) -> tuple[Any, ...]:
     """Articles, judgments, embedder, store and the service's settings for the news commands."""
     from server import settings
     from server.evaluate.news import PROJECT_JUDGMENTS, load_articles, load_judgments
     from server.resources import load_resources
 
-    folder = data_dir or _default_dir("news_dev")
+    try:
+        # The service's settings, so the cards are the ones /v1/context would show.
+        config = settings.load(os.environ, {"INDEX_DIR": index_dir},
+                               {} if rescore else {"RESCORE_MODEL": "off"})
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    folder = _dataset_dir(data_dir, "news_dev", config)
     files = (folder / "judgments.jsonl", PROJECT_JUDGMENTS, *extra_judgments)
     try:
         articles = load_articles(folder)
         judgments = load_judgments(files)
     except (FileNotFoundError, ValueError) as exc:
         raise click.ClickException(f"cannot read the news dev set: {exc}") from exc
-    try:
-        config = settings.for_command(None if index_dir is None else str(index_dir))
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if not rescore:
-        config["RESCORE_MODEL"] = "off"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if isinstance(ctx.obj, dict) and ctx.obj.get("embedder") is not None:
-        config["EMBEDDER"] = ctx.obj["embedder"]
+    injected = ctx.obj.get("embedder") if isinstance(ctx.obj, dict) else None
     # Otherwise the service's own embedder (ASIDE_EMBED_BACKEND): the vectors /v1/context uses.
     try:
-        resources = load_resources(config)
+        resources = load_resources(config, injected)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     if resources.store is None:
@@ -93,8 +103,8 @@ def _news_setup(ctx: click.Context, data_dir: Path | None, index_dir: Path | Non
 
 _news_common = [
     _data_dir_option("news_dev"),
-    click.option("--index", "index_dir", type=click.Path(path_type=Path, file_okay=False),
-                 default=None, help="Index directory [default: ASIDE_INDEX_DIR or var/index]."),
+    option_from(index_settings.BY_NAME["INDEX_DIR"], "--index", "index_dir",
+                type=click.Path(path_type=Path, file_okay=False)),
     click.option("--judgments", "extra_judgments", multiple=True,
                  type=click.Path(path_type=Path, dir_okay=False, exists=True),
                  help="More judgments (JSONL, same fields); repeatable."),
@@ -117,12 +127,11 @@ _with_news = _with(_news_common)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def news(
-    ctx: click.Context, /, data_dir: Path | None, index_dir: Path | None,
+    ctx: click.Context, /, data_dir: Path | None, index_dir: Path,
     extra_judgments: tuple[Path, ...], rescore: bool, thresholds: tuple[float, ...],
     limit: int | None, unjudged_out: Path | None, as_json: bool,
 ) -> None:
     """Judged real news: how many sentences get a helpful card, and how many cards help."""
-    from server.api import pipeline_options
     from server.evaluate.news import evaluate_news, write_unjudged
 
     articles, judgments, _, config, resources = _news_setup(ctx, data_dir, index_dir,
@@ -130,7 +139,7 @@ def news(
     rescorer = resources.rescorer if rescore else None
     if rescore and rescorer is None:
         raise click.ClickException("rescoring is off (ASIDE_RESCORE_MODEL=off); use --no-rescore")
-    options = pipeline_options(config, rescorer=rescorer)
+    options = pipeline.Options.from_config(config.to_config(), rescorer=rescorer)
     if not thresholds:
         thresholds = ((0.3, 0.4, 0.5, 0.6, 0.7, 0.8) if rescore
                       else (0.42, 0.45, 0.5, 0.55, 0.6, 0.65))
@@ -167,11 +176,10 @@ def news(
               help="Precision (share of helpful cards, out of fold) the default threshold must reach.")
 @click.pass_context
 def fit_rescorer_command(
-    ctx: click.Context, /, data_dir: Path | None, index_dir: Path | None,
+    ctx: click.Context, /, data_dir: Path | None, index_dir: Path,
     extra_judgments: tuple[Path, ...], out: Path | None, target: float,
 ) -> None:
     """Refit the rescoring model on the judged news cards (folds split by article)."""
-    from server.api import pipeline_options
     from server.evaluate.fit import fit_rescorer
     from server.pipeline.rescore import DEFAULT_MODEL
 
@@ -179,7 +187,8 @@ def fit_rescorer_command(
                                                                 extra_judgments, rescore=False)
     try:
         report = fit_rescorer(articles, judgments, resources.embedder, resources.store,
-                              pipeline_options(config), target=target, judgment_files=files)
+                              pipeline.Options.from_config(config.to_config()), target=target,
+                              judgment_files=files)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     target_path = out or DEFAULT_MODEL
@@ -214,10 +223,11 @@ def checkthat(
     ctx: click.Context, /, data_dir: Path | None, split: str, curve: bool, tune: bool, **common: Any
 ) -> None:
     """CLEF CheckThat! detecting previously fact-checked claims (MAP@5, MRR, P@1)."""
-    folder = data_dir or _default_dir("checkthat2020_task2")
     if tune and split == "train":
         raise click.BadParameter("cannot report the split the model is trained on", param_hint="--train")
-    _run(ctx, lambda: load_checkthat(folder, split), curve=curve, tune=tune, **common)
+    config = load_settings()
+    folder = _dataset_dir(data_dir, "checkthat2020_task2", config)
+    _run(ctx, config, lambda: load_checkthat(folder, split), curve=curve, tune=tune, **common)
 
 
 @eval_group.command("scifact")
@@ -226,8 +236,8 @@ def checkthat(
 @click.pass_context
 def scifact(ctx: click.Context, /, data_dir: Path | None, **common: Any) -> None:
     """SciFact dev claims against 5,183 abstracts (nDCG@10, Recall@100)."""
-    folder = data_dir or _default_dir("scifact")
-    _run(ctx, lambda: load_scifact(folder), **common)
+    config = load_settings()
+    _run(ctx, config, partial(load_scifact, _dataset_dir(data_dir, "scifact", config)), **common)
 
 
 @eval_group.command("climate-fever")
@@ -236,23 +246,24 @@ def scifact(ctx: click.Context, /, data_dir: Path | None, **common: Any) -> None
 @click.pass_context
 def climate_fever(ctx: click.Context, /, data_dir: Path | None, **common: Any) -> None:
     """Climate-FEVER claims ranking evidence sentences in the pool of all of them (MRR, Recall@5)."""
-    folder = data_dir or _default_dir("climate_fever")
-    _run(ctx, lambda: load_climate_fever(folder), **common)
+    config = load_settings()
+    _run(ctx, config, partial(load_climate_fever, _dataset_dir(data_dir, "climate_fever", config)),
+         **common)
 
 
 def _run(
-    ctx: click.Context, load: Callable[[], Dataset], *, run_out: Path | None, as_json: bool,
+    ctx: click.Context, config: IndexSettings, load: Callable[[], Dataset], *,
+    run_out: Path | None, as_json: bool,
     cache_dir: Path | None, curve: bool = False, tune: bool = False,
 ) -> None:
     try:
         dataset = load()
     except (FileNotFoundError, ValueError, KeyError) as exc:
         raise click.ClickException(f"cannot read the dataset: {exc}") from exc
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cache = cache_dir or index_settings.REPO_ROOT / "var" / "eval"
-    embedder = make_embedder(ctx.obj)
+    embedder = make_embedder(ctx.obj, config)
     if tune:
-        from index.embed import SentenceTransformerEmbedder
+        from index.embedders import SentenceTransformerEmbedder
         from server.evaluate.train import fine_tune
 
         pairs = dataset.train_pairs()

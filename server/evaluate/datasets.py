@@ -1,4 +1,4 @@
-"""The public benchmarks ``aside eval`` knows, read from ``../shared/data`` (never shipped).
+"""The public benchmarks ``aside eval`` knows, read from ``$ASIDE_DATA_DIR`` (never shipped).
 
 Each dataset is a collection (turned into ordinary source records, so it is
 indexed exactly like operator documents), queries and relevance judgements.

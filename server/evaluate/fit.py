@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embed import Embedder
+from index.embedders import Embedder
 from index.store import Store
 from server import pipeline
 from server.evaluate.news import Judgments, NewsArticle, Row, card_key, count_row

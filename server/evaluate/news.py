@@ -22,11 +22,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from index.embed import Embedder
-from index.query import clean_query
+from index.embedders import Embedder
+from index.search import search_texts
 from index.store import Store
 from server import pipeline
-from server.pipeline.retrieve import retrieve
 from server.schema import Block, Card, ContextRequest
 
 __all__ = [
@@ -287,14 +286,12 @@ def _ceiling(
     wanted = [(name, exact) for name, exact in sentences if (name, exact) in helpful]
     if not wanted:
         return 0
-    queries = {exact: clean_query(exact) for _, exact in wanted}
-    hits = retrieve(list(queries.values()), embedder, store, k=CEILING_DEPTH,
-                    options=replace(options.search, candidates=max(options.search.candidates,
-                                                                   CEILING_DEPTH))).hits
+    found_hits = search_texts(store, embedder, [exact for _, exact in wanted], k=CEILING_DEPTH,
+                              options=replace(options.search, candidates=max(
+                                  options.search.candidates, CEILING_DEPTH)))
     reached = 0
-    for name, exact in wanted:
-        passages = {(h.passage.title or "", h.passage.text[:TEXT_KEY_CHARS])
-                    for h in hits[queries[exact]]}
+    for (name, exact), hits in zip(wanted, found_hits, strict=True):
+        passages = {(h.passage.title or "", h.passage.text[:TEXT_KEY_CHARS]) for h in hits}
         reached += bool(passages & helpful[(name, exact)])
     return reached
 

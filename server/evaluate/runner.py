@@ -1,7 +1,7 @@
 """Run a benchmark through the service's own retrieval path and score it.
 
 1. build (or reuse) an ordinary Aside index of the collection, cached by content and settings;
-2. clean, embed and search every query with index.search, as /v1/context does;
+2. clean, embed and search every query with index.search.search_texts, as /v1/context does;
 3. keep the best passage of each document (the service's one-card-per-document rule),
    threshold off, for three systems: BM25 alone, dense alone, and Aside's fusion;
 4. score the rankings; for claim retrieval, also the threshold curve.
@@ -21,15 +21,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.build import BuildOptions, build
-from index.embed import Embedder
-from index.query import clean_query
-from index.search import SearchOptions
+from index.embedders import Embedder
+from index.search import SearchOptions, search_texts
 from index.sources import Source
 from index.store import FORMAT, Store, StoreError
 from server.evaluate import metrics
 from server.evaluate.datasets import Dataset
 from server.pipeline.rank import candidates as unscored
-from server.pipeline.retrieve import retrieve
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -88,18 +86,18 @@ def evaluate(
     """Rank every query with each system and score the rankings."""
     base = search_options or SearchOptions()
     qids = sorted(q for q in dataset.queries if dataset.qrels.get(q))
-    cleaned = [clean_query(dataset.queries[q]) for q in qids]
+    queries = [dataset.queries[q] for q in qids]
     # Embedded once for the three systems.
     embedder = _Memo(embedder)
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {}
     for system in systems:
         options = replace(base, mode=SYSTEMS[system], candidates=max(base.candidates, dataset.depth))
-        found = retrieve(cleaned, embedder, store, k=dataset.depth, options=options).hits
+        found = search_texts(store, embedder, queries, k=dataset.depth, options=options)
         # Threshold off: every document's best passage, best first, as rank() orders cards.
         runs[system] = {
             qid: [(c.hit.passage.doc_id, c.hit.score)
-                  for c in unscored(found[text], floor=-math.inf)[:RUN_DEPTH]]
-            for qid, text in zip(qids, cleaned, strict=True)
+                  for c in unscored(hits, floor=-math.inf)[:RUN_DEPTH]]
+            for qid, hits in zip(qids, found, strict=True)
         }
     scores = {system: score_run(run, dataset) for system, run in runs.items()}
     return EvalResult(
@@ -125,6 +123,9 @@ class _Memo:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([self._vectors[t] for t in texts])
+
+    def prepare(self) -> None:
+        self._embedder.prepare()
 
 
 def _document_count(store: Store) -> int:

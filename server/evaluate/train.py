@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from index.embed import SentenceTransformerEmbedder, packaged_model_path
+from index.embedders import SentenceTransformerEmbedder, packaged_model_path
 
 __all__ = ["fine_tune"]
 

@@ -1,5 +1,5 @@
-"""Article in, sentences with cards out: 1 segment (and the language check), 2 embed and
-search, 3 rescore, 4 rank.
+"""Article in, sentences with cards out: 1 segment (and the language check), 2 clean, embed
+and search, 3 rescore, 4 rank (and spread).
 
 ``run`` is ``rank(candidates(...))``: ``aside eval news`` calls the two halves itself, to
 rank one article's candidates at many thresholds without searching again.
@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from index.embed import Embedder
-from index.query import clean_query
+from index.embedders import Embedder
 from index.search import SearchOptions
 from index.store import Store
 from server.errors import OverBudget, PayloadTooLarge
@@ -24,7 +25,7 @@ from server.pipeline.rank import candidates as unscored
 from server.pipeline.rank import rank as rank_cards
 from server.pipeline.rank import spread
 from server.pipeline.rescore import Candidate, Rescorer
-from server.pipeline.retrieve import retrieve
+from server.pipeline.retrieve import Retrieved, retrieve
 from server.pipeline.segment import segment
 from server.schema import Card, ContextRequest, Notice, Sentence
 
@@ -55,6 +56,29 @@ class Options:
     # The languages the model reads (None: every article is searched).
     language: LanguageCheck | None = None
 
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], *, started: float | None = None,
+        cache: SearchCache | None = None, rescorer: Rescorer | None = None,
+        language: LanguageCheck | None = None,
+    ) -> Options:
+        """The options the settings give (``Settings.to_config()`` keys); ``started`` (a
+        ``time.perf_counter()`` value) starts the request's time budget."""
+        budget = config["REQUEST_BUDGET_SECONDS"]
+        return cls(
+            language=language,
+            cache=cache,
+            rescorer=rescorer,
+            min_confidence=config.get("MIN_CONFIDENCE"),
+            deadline=started + budget if started is not None else None,
+            budget_seconds=budget,
+            threshold=config["THRESHOLD"],
+            cards_per_sentence=config["CARDS_PER_SENTENCE"],
+            max_sentences=config["MAX_SENTENCES"],
+            search=SearchOptions(mode=config["SEARCH_MODE"],
+                                 lexical_weight=config["LEXICAL_WEIGHT"]),
+        )
+
 
 @dataclass
 class Found:
@@ -82,50 +106,23 @@ def run(request: ContextRequest, embedder: Embedder, store: Store, options: Opti
 
 def candidates(request: ContextRequest, embedder: Embedder, store: Store, options: Options) -> Found:
     """Stages 1-3: every checkable sentence with its candidate passages, scored."""
-    lap = _stopwatch()
-    # 1. Segment blocks into sentences; keep the ones that can carry a claim.
-    segmented = list(segment(request.blocks, request.lang))
-    if len(segmented) > options.max_sentences:
-        raise PayloadTooLarge(
-            f"{len(segmented)} sentences; this service accepts at most {options.max_sentences}"
-        )
-    checkable = [s for s, ok in segmented if ok]
-    lap("segment")
-    # An article in a language the model cannot read is not searched (it would match only
-    # by accident, through names and numbers); a notice says why it has no cards.
-    notices = []
-    if options.language is not None:
-        notices = check_language([b.text for b in request.blocks], request.lang, options.language)
-        checkable = [] if notices else checkable
-        lap("language")
+    lap = _Stopwatch()
+    # 1. Segment blocks into sentences and keep those that can carry a claim; none when the
+    #    article is in a language the model cannot read (a notice says why).
+    sentences, checkable, notices = _segment(request, options, lap)
     _check_budget(options)
     # 2. Clean (links, handles, emoji), embed and search each distinct sentence once, step by
-    #    step; sentences seen recently (same build) take their results from the cache instead.
-    #    With rescoring, the article's lead (title and first paragraph) is embedded too.
-    queries = {s.exact: clean_query(s.exact) for s in checkable}
-    rescorer, cache = options.rescorer, options.cache
-    lead = lead_text(request.title, [b.text for b in request.blocks]) if rescorer else ""
-    lead_vector = cache.get_vector(lead) if cache is not None and lead else None
-    got = retrieve(list(queries.values()), embedder, store, k=options.search_k,
-                   options=options.search, cache=cache, step=options.step,
-                   check=lambda: _check_budget(options), on_embedded=lambda: lap("embed"),
-                   embed_also=[lead] if lead and lead_vector is None and checkable else [])
-    hits = got.hits
-    if lead in got.vectors:
-        lead_vector = got.vectors[lead]
-        if cache is not None:
-            cache.put_vector(lead, lead_vector)
+    #    step, recent ones from the cache; with rescoring, the article's lead is embedded too.
+    lead = lead_text(request.title, [b.text for b in request.blocks]) if options.rescorer else ""
+    got = retrieve([s.exact for s in checkable], embedder, store, k=options.search_k,
+                   options=options.search, cache=options.cache, step=options.step,
+                   check=lambda: _check_budget(options), on_embedded=lambda: lap("embed"), lead=lead)
     lap("search")
     # 3. Rescore: the probability that each candidate's card helps, read with the whole
     #    article (its title, lead and the names it repeats).
-    if rescorer is None:
-        found = [(s, unscored(hits[queries[s.exact]], floor=-math.inf)) for s in checkable]
-    else:
-        article = read_article(request.title, [s.exact for s, _ in segmented], lead_vector)
-        found = [(s, rescorer.rescore(s.exact, hits[queries[s.exact]], article, store.vectors))
-                 for s in checkable]
+    scored = _rescore(request.title, sentences, checkable, got, store, options.rescorer)
     lap("rescore")
-    return Found(found, len(segmented), lap.timings, notices)
+    return Found(list(zip(checkable, scored, strict=True)), len(sentences), lap.timings, notices)
 
 
 def rank(found: Found, options: Options) -> Result:
@@ -133,21 +130,19 @@ def rank(found: Found, options: Options) -> Result:
     passage stays only on the neighbouring sentence it fits best. Sentences without cards
     are left out."""
     started = time.perf_counter()
-    min_confidence = options.min_confidence
-    if min_confidence is None:
-        min_confidence = options.rescorer.min_confidence if options.rescorer is not None else 0.0
+    # 4. Each sentence's cards, then each passage kept on the neighbouring sentence it fits best.
+    min_confidence = _min_confidence(options)
     ranked = [
         (sentence, rank_cards(found_, threshold=options.threshold, min_confidence=min_confidence,
                               limit=options.cards_per_sentence, sentence=sentence.exact))
         for sentence, found_ in found.sentences
     ]
-    timings = dict(found.timings_ms)
     results = spread(ranked)
-    timings["rank"] = round((time.perf_counter() - started) * 1000, 1)
+    timings = {**found.timings_ms, "rank": round((time.perf_counter() - started) * 1000, 1)}
     return Result(results, found.total_sentences, len(found.sentences), timings, found.notices)
 
 
-class _stopwatch:  # noqa: N801 - used as a function
+class _Stopwatch:
     """Records the milliseconds since the previous call under each stage's name."""
 
     def __init__(self) -> None:
@@ -166,3 +161,40 @@ def _check_budget(options: Options) -> None:
             f"the article took longer than this service's time budget of {options.budget_seconds:g} s "
             "per request; send fewer paragraphs"
         )
+
+
+def _segment(request: ContextRequest, options: Options, lap: _Stopwatch
+             ) -> tuple[list[Sentence], list[Sentence], list[Notice]]:
+    """Every sentence, the checkable ones to search, and the language notices."""
+    segmented = list(segment(request.blocks, request.lang))
+    if len(segmented) > options.max_sentences:
+        raise PayloadTooLarge(
+            f"{len(segmented)} sentences; this service accepts at most {options.max_sentences}"
+        )
+    checkable = [s for s, ok in segmented if ok]
+    lap("segment")
+    # An article in a language the model cannot read is not searched: it would match only
+    # by accident, through names and numbers.
+    notices: list[Notice] = []
+    if options.language is not None:
+        notices = check_language([b.text for b in request.blocks], request.lang, options.language)
+        checkable = [] if notices else checkable
+        lap("language")
+    return [s for s, _ in segmented], checkable, notices
+
+
+def _rescore(title: str | None, sentences: list[Sentence], checkable: list[Sentence],
+             got: Retrieved, store: Store, rescorer: Rescorer | None) -> list[list[Candidate]]:
+    """Each checkable sentence's candidates: rescored, or (no model) by fused score alone."""
+    if rescorer is None:
+        return [unscored(hits, floor=-math.inf) for hits in got.hits]
+    article = read_article(title, [s.exact for s in sentences], got.lead)
+    return [rescorer.rescore(s.exact, hits, article, store.vectors)
+            for s, hits in zip(checkable, got.hits, strict=True)]
+
+
+def _min_confidence(options: Options) -> float:
+    """The least confidence a card needs: the options', else the model's, else none."""
+    if options.min_confidence is not None:
+        return options.min_confidence
+    return options.rescorer.min_confidence if options.rescorer is not None else 0.0

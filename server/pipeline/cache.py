@@ -17,15 +17,16 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Row", "SearchCache"]
+from index.search import Row
 
-# (passage id, fused score, cosine, saturated BM25): one hit without its passage.
-Row = tuple[int, float, float, float]
+__all__ = ["SearchCache"]
+
+# index.search's Row, packed.
 _PACKED = np.dtype([("id", "<i8"), ("score", "<f8"), ("dense", "<f8"), ("lexical", "<f8")])
 
 
 class SearchCache:
-    """A thread-safe LRU of search results by (build id, cleaned sentence)."""
+    """A thread-safe LRU of search results by (build id, cleaned sentence): a ``ResultCache``."""
 
     def __init__(self, size: int) -> None:
         self.size = size

@@ -17,7 +17,7 @@ from index.search import Hit
 from server.pipeline.rescore import Candidate
 from server.pipeline.retrieve import best_per_document
 from server.pipeline.snippet import section, snippet, title
-from server.schema import Card, Sentence, Source
+from server.schema import Card, Sentence, Source, shown_provenance
 
 __all__ = ["NEIGHBOURS", "best_per_document", "candidates", "rank", "spread", "strength", "to_card"]
 
@@ -111,24 +111,15 @@ def to_card(
     ``query`` is the sentence the card is for: the snippet leads with what matches it.
     """
     p = hit.passage
-    sources = tuple(
-        Source(h.passage.publisher, title(h.passage), h.passage.url, h.passage.published)
-        for h in (hit, *also)
-    )
+    sources = tuple(Source(**shown_provenance(Source, h.passage, title=title(h.passage)))
+                    for h in (hit, *also))
     return Card(
         id=str(p.id),
         text=p.text,
-        title=title(p),
-        url=p.url,
-        publisher=p.publisher,
-        published=p.published,
-        kind=p.kind,
-        license=p.license,
         score=round(hit.score, 4),
         confidence=None if confidence is None else round(confidence, 4),
         sources=sources,
-        claimant=p.claimant,
-        rating=p.rating,
         snippet=snippet(p.text, query, language=p.language),
         section=section(p),
+        **shown_provenance(Card, p, title=title(p)),
     )

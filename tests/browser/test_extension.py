@@ -35,6 +35,18 @@ def hover(page, text):
     return card
 
 
+def reported(browser, page, status):
+    """Wait until the page's content script reports status to the worker; return that state.
+
+    A test that nothing was sent first proves the content script ran and chose not to send,
+    so that it cannot pass on a page where the extension never ran at all.
+    """
+    worker = browser.service_workers[0]
+    return wait_for(lambda: worker.evaluate("""async ([url, status]) => Object.values(
+        await chrome.storage.session.get(null)).find((v) => v && v.url === url && v.status === status)""",
+        [page.url, status]))
+
+
 def open_news(page, site):
     page.goto(f"{site}/news.html")
     return wait_for(lambda: len(page.evaluate(HIGHLIGHTED)) >= 3 and page.evaluate(HIGHLIGHTED))
@@ -108,11 +120,12 @@ def test_hostile_passage_renders_as_text(page, site):
     assert page.errors == []
 
 
-def test_a_page_that_is_not_an_article_sends_nothing(page, site, service):
+def test_a_page_that_is_not_an_article_sends_nothing(page, site, service, browser):
     _base, app = service
     before = app.context_posts
     page.goto(f"{site}/shop.html")
-    time.sleep(2.5)
+    reported(browser, page, "not-an-article")
+    time.sleep(2.5)  # long enough for a re-read (REREAD_MS in content/main.js) to have sent
     assert app.context_posts == before
     assert page.evaluate("CSS.highlights.size") == 0
     assert page.errors == []
@@ -162,6 +175,7 @@ def test_click_to_send_mode_sends_nothing_until_asked(page, site, service, brows
     try:
         before = app.context_posts
         page.goto(f"{site}/news.html?click-mode")
+        reported(browser, page, "waiting-for-click")
         time.sleep(2.5)
         assert app.context_posts == before and page.evaluate(HIGHLIGHTED) == []
         # The toolbar click, as the popup sends it: the worker asks the tab's content script.

@@ -20,7 +20,7 @@ from index.build import build
 from index.cli import index_group
 from index.store import Store
 from tests.conftest import FakeEmbedder, fixture_sources
-from tests.server.test_api import ARTICLE
+from tests.server.helpers import ARTICLE
 
 ROOT = Path(__file__).resolve().parents[2]
 BODY = json.dumps({"blocks": ARTICLE}).encode()

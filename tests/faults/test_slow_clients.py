@@ -14,7 +14,7 @@ import pytest
 
 from server.worker import COMPLETE, CONTINUE, HEAD_TOO_LARGE, MORE, framing
 from tests.faults.test_faults import ROOT, _free_port, _post
-from tests.server.test_api import ARTICLE
+from tests.server.helpers import ARTICLE
 
 READ_SECONDS = 3
 BODY = json.dumps({"blocks": ARTICLE}).encode()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from index.onnx_model import OPENVINO_SHAPES, RUN_SIZE, _encode_runs
+from index.embedders.runs import OPENVINO_SHAPES, RUN_SIZE, encode_runs
 
 
 @dataclass
@@ -59,7 +59,7 @@ def test_every_text_gets_its_own_vector_in_its_place():
         for count in (1, 2, 5, 12, 13, 40, 121):
             texts = _texts(rng, count)
             seen: list[tuple[int, int]] = []
-            got = _encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4,
+            got = encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4,
                                shapes=shapes)
             np.testing.assert_array_equal(got, _expected(texts))
 
@@ -69,7 +69,7 @@ def test_openvino_runs_come_in_a_fixed_set_of_shapes_whatever_the_text():
     seen: list[tuple[int, int]] = []
     for _ in range(300):
         texts = _texts(rng, rng.randint(1, 130))
-        _encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4,
+        encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4,
                      shapes=OPENVINO_SHAPES)
     assert len(set(seen)) <= len(OPENVINO_SHAPES.widths), "one shape a width"
     assert {width for _, width in seen} <= set(OPENVINO_SHAPES.widths)
@@ -80,5 +80,5 @@ def test_openvino_runs_come_in_a_fixed_set_of_shapes_whatever_the_text():
 def test_onnxruntime_runs_are_padded_only_to_their_longest_text():
     seen: list[tuple[int, int]] = []
     texts = ["one two three", "one two", "a b c d e f g h i j k l m n"]
-    _encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4)
+    encode_runs(_recording_run(seen), _WordTokenizer().encode_batch(texts), RUN_SIZE, 4)
     assert seen == [(3, 16)]

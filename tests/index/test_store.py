@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
+import sqlite3
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from index.build import BuildError, build
 from index.records import Passage
-from index.search import search_texts
+from index.search import SearchOptions, search_texts
 from index.sources import Source
 from index.store import Document, Store, StoreError, StoreMismatchError, publish
 from index.writer import StoreWriter
@@ -32,8 +35,34 @@ def test_round_trip_keeps_passages_and_provenance(tiny_store, fake_embedder):
         float(fake_embedder.encode(["Golden Gate Bridge opened in May 1937"])[0]
               @ fake_embedder.encode([top.embed_text])[0]), abs=1e-5)
     assert 0 < hits[0].lexical < 1
-    assert hits[0].score == pytest.approx(0.8 * hits[0].dense + 0.2 * hits[0].lexical)
     assert store.passages([top.id])[top.id] == top
+
+
+def test_fused_score_weighs_both_parts_and_means_the_same_among_any_results(tiny_store, fake_embedder):
+    store = Store.open(tiny_store, model=fake_embedder.name, dim=fake_embedder.dim)
+    query = "Golden Gate Bridge opened in May 1937"
+    hits = search_texts(store, fake_embedder, [query], k=10)[0]
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    for hit in hits:
+        assert min(hit.dense, hit.lexical) <= hit.score <= max(hit.dense, hit.lexical)
+    for above, below in itertools.combinations(hits, 2):
+        assert not (below.dense > above.dense and below.lexical > above.lexical), "better on both ranks first"
+    # A score depends on the query and the passage only (one threshold serves every article).
+    alone = {h.passage.id: h.score for h in hits}
+    among = search_texts(store, fake_embedder, ["Mexico exports cars and crude oil", query], k=3)[1]
+    assert [h.score for h in among] == pytest.approx([alone[h.passage.id] for h in among])
+    dense = search_texts(store, fake_embedder, [query], k=10, options=SearchOptions(mode="dense"))[0]
+    assert [h.score for h in dense] == pytest.approx([h.dense for h in dense])
+
+
+def test_the_passages_table_keeps_the_format_2_columns(tiny_store):
+    # The store format: stores built before read the same, whatever the order of Passage's fields.
+    db = sqlite3.connect(tiny_store / "passages.sqlite")
+    columns = [row[1] for row in db.execute("PRAGMA table_info(passages)")]
+    db.close()
+    assert columns == ["id", "doc_id", "text", "embed_text", "source", "kind", "title", "url",
+                       "publisher", "published", "language", "license", "claimant", "rating"]
+    assert set(columns) == {f.name for f in fields(Passage)}, "every field of a passage is stored"
 
 
 def test_store_built_with_another_model_or_dimension_is_refused(tiny_store):

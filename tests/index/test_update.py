@@ -11,7 +11,7 @@ from index.build import BuildError, BuildOptions, build, remove, update
 from index.cli import index_group
 from index.search import SearchOptions, search_texts
 from index.sources import parse_spec
-from index.store import Store
+from index.store import Store, StoreError, StoreMismatchError
 from tests.conftest import FakeEmbedder
 
 DENSE = SearchOptions(mode="dense")
@@ -129,7 +129,7 @@ def test_update_of_a_store_from_another_model_is_refused(tmp_path):
     _write_docs(docs_file, DOCS)
     sources = [parse_spec(f"jsonl:{docs_file}")]
     build(sources, out, FakeEmbedder())
-    with pytest.raises(Exception, match="model"):
+    with pytest.raises(StoreMismatchError, match="model"):
         update(sources, out, FakeEmbedder(name="other/model"))
 
 
@@ -195,6 +195,6 @@ def test_updating_a_store_from_an_older_aside_says_to_rebuild_and_leaves_nothing
 
     manifest["checksums"] = checksums(out)
     (out / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(Exception, match="rebuild it once"):
+    with pytest.raises(StoreError, match="rebuild it once"):
         update(sources, out, FakeEmbedder())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs.jsonl", "index"]

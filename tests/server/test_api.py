@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 
 import pytest
@@ -9,29 +8,7 @@ from hypothesis import strategies as st
 
 from server import create_app
 from tests.conftest import FakeEmbedder
-
-ARTICLE = [
-    {"id": "h1", "text": "Trade tensions"},
-    {
-        "id": "p1",
-        "text": (
-            "The Golden Gate Bridge opened to traffic in May 1937 and spans the strait. "
-            "Will the bridge close for repairs?"
-        ),
-    },
-    {"id": "p2", "text": "Some people said nothing at all about it today, really."},
-]
-
-
-def post(client, body, **kw):
-    return client.post("/v1/context", data=json.dumps(body), content_type="application/json", **kw)
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status
-    body = response.get_json()
-    assert body["ok"] is False and body["status"] == status
-    assert body["error"]["code"] == code and body["error"]["message"]
+from tests.server.helpers import ARTICLE, assert_error, post
 
 
 def test_context_returns_cards_with_offsets(client):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from server import create_app
 from server.pipeline.cache import SearchCache
 from tests.conftest import FakeEmbedder
-from tests.server.test_api import ARTICLE, post
+from tests.server.helpers import ARTICLE, post
 
 
 def test_a_repeated_article_gets_the_same_answer_without_embedding_again(tiny_store):

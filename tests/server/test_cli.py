@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+from server.auth import hash_key
 from server.cli import main
 
 ARTICLE = """Bridges of California
@@ -82,3 +86,13 @@ def test_context_says_why_an_article_in_another_language_gets_nothing(
     monkeypatch.setenv("ASIDE_LANGUAGES", "")
     searched = invoke(runner, fake_embedder, "context", "-", "--index", str(tiny_store), input=FRENCH)
     assert "(2 searched" in searched.output and "not searched" not in searched.output
+
+
+def test_python_dash_m_runs_every_command_group():
+    """`python -m server.cli` sees the groups attached after main(), e.g. `keys` (it once did not)."""
+    result = subprocess.run([sys.executable, "-m", "server.cli", "keys", "new"], capture_output=True,
+                            text=True, timeout=60, cwd=Path(__file__).resolve().parents[2], check=False)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    key, hashed = lines[1].strip(), lines[3].strip()
+    assert key.startswith("aside_") and hashed == hash_key(key)

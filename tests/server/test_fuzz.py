@@ -71,7 +71,7 @@ def test_every_response_matches_the_description(tiny_store, mode):
 
 def test_a_response_with_cards_matches_the_description(tiny_store):
     """Random text rarely matches the index: check a real answer with cards as well."""
-    from tests.server.test_api import ARTICLE
+    from tests.server.helpers import ARTICLE
 
     operation = _schema(tiny_store)["/v1/context"]["POST"]
     case = operation.Case(body={"url": "https://news.example/a", "blocks": ARTICLE},

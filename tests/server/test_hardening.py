@@ -13,7 +13,7 @@ from index.sources import parse_spec
 from server import create_app
 from server.auth import hash_key
 from tests.conftest import FIXTURES, FakeEmbedder
-from tests.server.test_api import ARTICLE, assert_error, post
+from tests.server.helpers import ARTICLE, assert_error, post
 
 KEY, OTHER = "aside_test-key-one", "aside_test-key-two"
 

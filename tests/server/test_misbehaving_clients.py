@@ -12,7 +12,7 @@ from server import create_app
 from server.api import source_labels
 from server.settings import anchor_origin
 from tests.conftest import FIXTURES, FakeEmbedder
-from tests.server.test_api import ARTICLE, assert_error, post
+from tests.server.helpers import ARTICLE, assert_error, post
 
 BRIDGE = "The Golden Gate Bridge opened to traffic in May 1937 and spans the strait."
 

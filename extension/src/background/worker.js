@@ -66,7 +66,7 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
   }
 
   async function dispatch(message, sender) {
-    const tabId = sender && sender.tab ? sender.tab.id : message.tabId;
+    const tabId = sender && sender.tab ? sender.tab.id : message && message.tabId;
     switch (message && message.type) {
       case MSG.CS_BG_GET_CONTEXT:
         return getContext(message.page, tabId);

@@ -27,7 +27,7 @@
       return;
     }
     // Another service than the default needs the browser's permission to reach it
-    // (the service's CORS list must also name this extension; see the README).
+    // (the service's CORS list must also name this extension; see docs/operations.md).
     const api = root.chrome || root.browser;
     try {
       if (api.permissions) await api.permissions.request({ origins: [`${serviceUrl}/*`] });
