@@ -24,9 +24,19 @@ def test_a_second_article_with_the_same_sentences_is_answered_from_the_cache(tin
     store, cache = Store.open(tiny_store), SearchCache(100)
     first = retrieve(SENTENCES, fake_embedder, store, k=5, options=SearchOptions(), cache=cache,
                      lead=LEAD)
-    assert fake_embedder.calls == [[LEAD], SENTENCES[1:]]
+    # The lead rides in the first run with the sentences, not in a (padded) run of its own.
+    assert fake_embedder.calls == [[LEAD, *SENTENCES[1:]]]
     again = retrieve(SENTENCES, fake_embedder, store, k=5, options=SearchOptions(), cache=cache,
                      lead=LEAD)
-    assert len(fake_embedder.calls) == 2, "nothing embedded the second time"
+    assert len(fake_embedder.calls) == 1, "nothing embedded the second time"
     assert again.hits == first.hits
     assert again.lead is not None and (again.lead == first.lead).all()
+
+
+def test_a_lead_whose_sentences_are_all_cached_is_embedded_alone(tiny_store, fake_embedder):
+    store, cache = Store.open(tiny_store), SearchCache(100)
+    retrieve(SENTENCES, fake_embedder, store, k=5, options=SearchOptions(), cache=cache)
+    got = retrieve(SENTENCES, fake_embedder, store, k=5, options=SearchOptions(), cache=cache,
+                   lead=LEAD)
+    assert fake_embedder.calls == [SENTENCES[1:], [LEAD]]
+    assert got.lead is not None and got.lead.shape == (fake_embedder.dim,)
