@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from index.chunk import Deduper, chunk
 from index.embedders import Embedder
+from index.fetch import FetchError
 from index.records import Passage, SourceRecord
 from index.sources import Source, SourceStats
 from index.store import Document, Manifest, Store, check_target, new_build_id, publish
@@ -137,6 +138,9 @@ def _run(
             assembly.copy_documents(keep)
         for source in sources:
             assembly.read(source)
+        failed = [s for s in assembly.stats if s.failed]
+        if sources and len(failed) == len(sources):
+            raise BuildError("every source failed: " + "; ".join(f"{s.name}: {s.failed}" for s in failed))
         assembly.finish_reading()
         if writer.count() == 0:
             raise BuildError("the sources gave no passages; nothing to index")
@@ -300,16 +304,31 @@ class _Assembly:
             source.read(stats), desc=f"read {source.name}", unit=" records",
             disable=None if self.options.progress else True, leave=False,
         )
-        for record in records:
-            if record.doc_id in self.seen:
-                stats.skip("another record has the same document id", where=record.doc_id)
-                continue
-            self._add(record, stats)
+        try:
+            for record in records:
+                if record.doc_id in self.seen:
+                    stats.skip("another record has the same document id", where=record.doc_id)
+                    continue
+                self._add(record, stats)
+        except (FetchError, ValueError, OSError) as exc:
+            # One source failing (a 404, a timeout, a refused address, a broken file) must not
+            # end the build: it is reported, its previous documents kept, the others read.
+            stats.failed = str(exc)
+            stats.skip(f"the source failed: {exc}")
+            logger.error("%s: the source failed: %s", source.name, exc)
+            self._keep_previous(source.name)
         logger.info(
             "%s: %d records, %d skipped, %d passages in %.1fs",
             source.name, stats.read, stats.skipped, self.per_source[source.name],
             time.perf_counter() - t0,
         )
+
+    def _keep_previous(self, source: str) -> None:
+        """Keep the previous build's documents of a source that failed (an update)."""
+        for doc_id, old in self.old.items():
+            if old.source == source and doc_id not in self.seen and self.previous is not None:
+                self.seen.add(doc_id)
+                self._write(old, self.previous.document_passages(doc_id), "unchanged")
 
     def _add(self, record: SourceRecord, stats: SourceStats) -> None:
         self.seen.add(record.doc_id)

@@ -163,7 +163,9 @@ SETTINGS: tuple[Setting, ...] = (
         help="How sentences are embedded: `torch` (sentence-transformers), `onnx` or `openvino` (the "
         "model exported by `aside model export`, run with onnxruntime, or with OpenVINO in bfloat16 "
         "where the CPU has it) or `auto` (the export when there is one, with OpenVINO or else "
-        "onnxruntime; torch otherwise).",
+        "onnxruntime; torch otherwise). It applies to `aside index build|update` too: there `auto` "
+        "takes the export with onnxruntime (fastest on long passages) when it is current and passes "
+        "its vector check, and otherwise torch, with a warning saying why.",
     ),
     Setting(
         name="ONNX_DIR", default=REPO_ROOT / "var" / "model-onnx", kind=Path,
@@ -172,6 +174,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="TORCH_THREADS", default=0, kind=int, minimum=0,
         help="Threads torch uses to embed; 0 means all cores (size threads x workers to the cores).",
+    ),
+    Setting(
+        name="FETCH_PRIVATE", default=False, kind=bool,
+        help="Let `feed:`, `html:` and `claimreview:` URLs reach loopback and private addresses "
+        "(10/8, 172.16/12, 192.168/16, fc00::/7), for an intranet; link-local, multicast and "
+        "reserved addresses are refused always.",
+    ),
+    Setting(
+        name="FETCH_CONNECT_TIMEOUT", default=10.0, kind=float, above=0, maximum=600,
+        help="Seconds a fetch may wait to connect to a server.",
+    ),
+    Setting(
+        name="FETCH_DEADLINE", default=60.0, kind=float, above=0, maximum=3600,
+        help="Seconds a whole fetch may take (connect, redirects, headers and body together).",
+    ),
+    Setting(
+        name="FETCH_MAX_BYTES", default=20 * 1024 * 1024, kind=int, minimum=1024,
+        help="Bytes a fetched body may hold once decompressed; a larger one is cut and skipped.",
+    ),
+    Setting(
+        name="EXPAND_MAX_RATIO", default=100, kind=int, minimum=2,
+        help="How many times its own size a compressed dump (`.bz2`, `.gz`) may expand to "
+        "(plus 16 MiB); past it the rest of the file is skipped as a likely bomb.",
+    ),
+    Setting(
+        name="PAGE_MAX_BYTES", default=16 * 1024 * 1024, kind=int, minimum=1024,
+        help="Bytes of XML one page of a MediaWiki dump may take; past it the dump's reading "
+        "stops there with the reason (the pages before are kept).",
     ),
 )
 
@@ -188,6 +218,12 @@ class IndexSettings:
     embed_backend: str
     onnx_dir: Path
     torch_threads: int
+    fetch_private: bool
+    fetch_connect_timeout: float
+    fetch_deadline: float
+    fetch_max_bytes: int
+    expand_max_ratio: int
+    page_max_bytes: int
 
     def to_config(self) -> dict[str, Any]:
         """``{NAME: value}``, as Flask's ``app.config`` holds them (paths as text)."""

@@ -23,14 +23,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class SourceStats:
-    """Records read and skipped by one source, with the reasons for skipping, and what it
-    kept but changed on the way (``notes``: e.g. dates it could not read, sentences left out)."""
+    """Records read and skipped by one source, with the reasons for skipping, what it kept
+    but changed on the way (``notes``: e.g. dates it could not read, sentences left out), and
+    ``failed``: why the source as a whole could not be read."""
 
     name: str
     read: int = 0
     skipped: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)
+    # Why the whole source could not be read (a fetch refused, a file broken), if it could not.
+    failed: str | None = None
 
     def skip(self, reason: str, *, where: str | None = None) -> None:
         """Count one skipped record and log why (and where, e.g. a line number)."""

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import logging
 import re
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from index.fetch import Fetched, FetchError, default_fetcher
 from index.records import SourceRecord
 from index.sources.base import SourceStats, locations
 from index.sources.dates import with_read_date
@@ -40,26 +40,9 @@ __all__ = ["iter_claimreviews"]
 logger = logging.getLogger(__name__)
 
 _SUFFIXES = (".json", ".jsonl", ".html", ".htm")
-_MAX_DOWNLOAD = 20 * 1024 * 1024
-_TIMEOUT_S = 30
 # Nodes that stand for the page a review is published on (its headline, publisher, URL).
 _PAGE_TYPES = {"WebPage", "ItemPage", "Article", "NewsArticle", "ReportageNewsArticle",
                "AnalysisNewsArticle", "BlogPosting", "CreativeWork", "FAQPage"}
-
-
-def _fetch(url: str) -> str | None:
-    request = urllib.request.Request(url, headers={"User-Agent": "Aside-indexer/1 (+self-hosted)"})
-    try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:  # noqa: S310
-            body: bytes = response.read(_MAX_DOWNLOAD + 1)
-            charset = response.headers.get_content_charset() or "utf-8"
-    except OSError as exc:
-        logger.warning("%s: could not fetch (%s)", url, exc)
-        return None
-    if len(body) > _MAX_DOWNLOAD:
-        logger.warning("%s: larger than %d bytes", url, _MAX_DOWNLOAD)
-        return None
-    return body.decode(charset, errors="replace")
 
 
 @dataclass(frozen=True)
@@ -212,15 +195,18 @@ def _record(review: dict[str, Any], parent: dict[str, Any] | None, graph: Graph,
 
 
 def iter_claimreviews(
-    stats: SourceStats, location: str, *, fetch: Callable[[str], str | None] | None = None
+    stats: SourceStats, location: str, *, fetch: Callable[[str], Fetched] | None = None
 ) -> Iterator[SourceRecord]:
-    """Yield one record per ClaimReview; broken ones are reported with their location and skipped."""
-    fetch = fetch or _fetch
+    """Yield one record per ClaimReview; broken ones are reported with their location and skipped.
+
+    ``fetch`` gets a URL (default: ``index.fetch`` with the ``ASIDE_FETCH_*`` limits).
+    """
     for where, url in locations(location, _SUFFIXES):
         if url is not None:
-            text = fetch(url)
-            if text is None:
-                stats.skip("could not fetch", where=where)
+            try:
+                text = (fetch or default_fetcher().fetch)(url).text()
+            except FetchError as exc:
+                stats.skip("could not fetch", where=str(exc))
                 continue
         else:
             text = Path(where).read_text(encoding="utf-8", errors="replace")

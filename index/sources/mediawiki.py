@@ -7,12 +7,19 @@ markup becomes text in ``wikitext.py`` (``mwparserfromhell``, the
 of the markup goes, and sentences a template would leave a hole in are left
 out (counted in the build summary). Only articles (namespace 0) are read;
 redirects are skipped.
+
+Bounds (a 13.6 KB ``.bz2`` can hold a 105 MB page): one page may take at most
+``ASIDE_PAGE_MAX_BYTES`` of XML, and a compressed dump may expand to at most
+``ASIDE_EXPAND_MAX_RATIO`` times its size; past either, reading stops there and the reason
+is reported (the pages before are kept). Entity declarations are refused (``xmlsafe``).
 """
 
 from __future__ import annotations
 
 import bz2
+import gzip
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,7 @@ from index.sources.wikitext import (
     wikitext_to_text,
 )
 from index.text import normalise_whitespace
+from index.xmlsafe import UnsafeXmlError, iterparse
 
 __all__ = ["iter_mediawiki", "wikitext_to_text"]
 
@@ -37,8 +45,56 @@ logger = logging.getLogger(__name__)
 _MIN_TEXT_CHARS = 40
 
 
+_SLACK = 16 * 1024 * 1024  # a small compressed dump may still expand past ratio x its size
+
+
+class _TooLarge(ValueError):
+    """The dump or one page expanded past its cap."""
+
+
+class _Bounded:
+    """A byte stream that counts what it gives and raises _TooLarge past a file or page cap."""
+
+    def __init__(self, raw: IO[bytes], file_cap: int | None, page_cap: int) -> None:
+        self._raw, self._file_cap, self._page_cap = raw, file_cap, page_cap
+        self.count = 0
+        self._mark = 0
+
+    def mark(self) -> None:
+        """A page starts (or ends) here: the page cap counts from this point."""
+        self._mark = self.count
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size if size >= 0 else 1024 * 1024)
+        self.count += len(data)
+        if self._file_cap is not None and self.count > self._file_cap:
+            raise _TooLarge(f"the compressed dump expands past {self._file_cap} bytes "
+                            "(ASIDE_EXPAND_MAX_RATIO x its size); likely a decompression bomb")
+        if self.count - self._mark > self._page_cap:
+            raise _TooLarge(f"a page is larger than {self._page_cap} bytes (ASIDE_PAGE_MAX_BYTES)")
+        return data
+
+
 def _open(path: Path) -> IO[bytes]:
-    return bz2.open(path, "rb") if path.suffix.lower() == ".bz2" else path.open("rb")
+    suffix = path.suffix.lower()
+    if suffix == ".bz2":
+        return bz2.open(path, "rb")
+    if suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
+    return path.open("rb")
+
+
+def _caps(path: Path, page_max_bytes: int | None, expand_max_ratio: int | None) -> tuple[int | None, int]:
+    """(file cap for a compressed dump or None, page cap), from arguments or settings."""
+    if page_max_bytes is None or expand_max_ratio is None:
+        from index.settings import load
+
+        settings = load(os.environ)
+        page_max_bytes = page_max_bytes or settings.page_max_bytes
+        expand_max_ratio = expand_max_ratio or settings.expand_max_ratio
+    compressed = path.suffix.lower() in (".bz2", ".gz")
+    file_cap = expand_max_ratio * path.stat().st_size + _SLACK if compressed else None
+    return file_cap, page_max_bytes
 
 
 def _local(tag: str) -> str:
@@ -78,21 +134,28 @@ def _siteinfo(element: ElementTree.Element, language: str | None) -> _Site:
     )
 
 
-def iter_mediawiki(stats: SourceStats, path: Path) -> Iterator[SourceRecord]:
+def iter_mediawiki(
+    stats: SourceStats, path: Path, *, page_max_bytes: int | None = None,
+    expand_max_ratio: int | None = None,
+) -> Iterator[SourceRecord]:
     """Yield one record per article; broken pages are reported with their position and skipped.
 
-    Malformed XML ends the dump where it breaks (a stream cannot be resynchronised):
-    the pages before it are kept and the error is reported with its line and column.
+    Malformed XML, an entity declaration or a page past its cap ends the dump there (a
+    stream cannot be resynchronised): the pages before it are kept and the reason reported.
     """
     site = _Site()
     language: str | None = None
     number = 0
     root: ElementTree.Element | None = None
-    with _open(path) as handle:
-        events = ElementTree.iterparse(handle, events=("start", "end"))
+    file_cap, page_cap = _caps(path, page_max_bytes, expand_max_ratio)
+    with _open(path) as raw:
+        handle = _Bounded(raw, file_cap, page_cap)
+        events = iterparse(handle, events=("start", "end"))  # type: ignore[arg-type]
         try:
             for event, element in events:
                 tag = _local(element.tag)
+                if tag == "page":
+                    handle.mark()
                 if event == "start":
                     if tag == "mediawiki":
                         root = element
@@ -114,6 +177,9 @@ def iter_mediawiki(stats: SourceStats, path: Path) -> Iterator[SourceRecord]:
             line, column = exc.position
             stats.skip(f"malformed XML ({exc}); the rest of the dump was not read",
                        where=f"{path.name}: line {line}, column {column}")
+        except (_TooLarge, UnsafeXmlError, OSError, EOFError) as exc:  # OSError: a broken .bz2
+            stats.skip(f"{exc}; the rest of the dump was not read",
+                       where=f"{path.name}: after page {number}")
 
 
 def _page(

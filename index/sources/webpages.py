@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from index.fetch import Fetched, FetchError, default_fetcher
 from index.records import SourceRecord
 from index.sources.base import SourceStats, locations
 from index.text import normalise_whitespace
@@ -36,20 +37,24 @@ def _trafilatura() -> Any:
 
 
 def iter_pages(
-    stats: SourceStats, location: str, *, fetch: Callable[[str], str | None] | None = None
+    stats: SourceStats, location: str, *, fetch: Callable[[str], Fetched] | None = None
 ) -> Iterator[SourceRecord]:
     """Yield one record per page with main text; pages that fail are reported and skipped.
 
-    ``fetch`` downloads a URL (default: trafilatura's, which refuses private addresses).
+    ``fetch`` gets a URL (default: ``index.fetch`` with the ``ASIDE_FETCH_*`` limits);
+    trafilatura only extracts, its own fetcher is not used.
     """
     trafilatura = _trafilatura()
-    fetch = fetch or trafilatura.fetch_url
     for where, url in locations(location, _HTML_SUFFIXES, url_list=True):
         if url is not None:
-            html = fetch(url)
-            if not html:
-                stats.skip("could not fetch the page", where=where)
+            try:
+                fetched = (fetch or default_fetcher().fetch)(url)
+            except FetchError as exc:
+                stats.skip("could not fetch the page", where=str(exc))
                 continue
+            # bytes without a declared charset: trafilatura detects it from the markup
+            html: str | bytes = fetched.text() if fetched.charset else fetched.body
+            url = fetched.url
         else:
             html = Path(where).read_text(encoding="utf-8", errors="replace")
         document = trafilatura.bare_extraction(html, url=url, with_metadata=True)

@@ -11,6 +11,7 @@ import pytest
 
 from index.build import build
 from index.cli import index_group
+from index.fetch import Fetched, FetchError
 from index.search import search_texts
 from index.sources import SourceStats, parse_spec
 from index.sources.claimreview import iter_claimreviews
@@ -77,10 +78,16 @@ def test_claimreview_feed_and_broken_records_are_reported_and_skipped(tmp_path, 
 
 def test_claimreview_url_is_fetched_through_the_injected_fetch():
     pages = {"https://factcheck.example/a": _page(json.dumps(REVIEW))}
+
+    def fetch(url):
+        if url not in pages:
+            raise FetchError(f"{url}: HTTP 404 Not Found")
+        return Fetched(url=url, status=200, body=pages[url].encode(), content_type="text/html")
+
     stats = SourceStats("claimreview")
-    records = list(iter_claimreviews(stats, "https://factcheck.example/a", fetch=pages.get))
+    records = list(iter_claimreviews(stats, "https://factcheck.example/a", fetch=fetch))
     assert [r.rating for r in records] == ["False"]
-    assert list(iter_claimreviews(stats, "https://factcheck.example/gone", fetch=pages.get)) == []
+    assert list(iter_claimreviews(stats, "https://factcheck.example/gone", fetch=fetch)) == []
     assert stats.reasons["could not fetch"] == 1
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from index.fetch import Fetched, FetchError
 from index.sources import SourceStats, parse_spec
 from index.sources.webpages import iter_pages
 from tests.conftest import FIXTURES
@@ -31,7 +32,13 @@ def test_a_list_of_urls_is_fetched_and_failures_reported(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text("# pages to index\nhttps://news.example/a\nhttps://news.example/gone\n")
     stats = SourceStats("test")
-    records = list(iter_pages(stats, str(urls), fetch=pages.get))
+
+    def fetch(url):
+        if url not in pages:
+            raise FetchError(f"{url}: HTTP 404 Not Found")
+        return Fetched(url=url, status=200, body=pages[url].encode(), content_type="text/html")
+
+    records = list(iter_pages(stats, str(urls), fetch=fetch))
     assert [r.url for r in records] == ["https://news.example/2025/03/tariffs"]
     assert stats.reasons["could not fetch the page"] == 1
     assert parse_spec(f"html:{urls}").name == f"html:{urls}"

@@ -186,6 +186,7 @@ def test_a_link_with_nothing_to_resolve_it_against_is_kept_and_counted(tmp_path)
 def feed_server(tmp_path, monkeypatch):
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ASIDE_FETCH_PRIVATE", "true")  # the server is on loopback
     (tmp_path / "desk").mkdir()
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     handler.log_message = lambda *args: None  # type: ignore[attr-defined]
