@@ -25,17 +25,24 @@ __all__ = ["index_group", "load_settings", "make_embedder"]
 logger = logging.getLogger(__name__)
 
 
-def make_embedder(obj: Any, config: IndexSettings | None = None) -> Embedder:
+def make_embedder(obj: Any, config: IndexSettings | None = None, *, build: bool = False) -> Embedder:
     """The embedder a command uses: one injected through the click context (tests), else the model.
 
     ``config``: the command's settings when it has read them, else read here from ``ASIDE_*``.
+    ``build``: for ``index build|update``, the backend ASIDE_EMBED_BACKEND names (else torch).
     """
     if isinstance(obj, dict) and obj.get("embedder") is not None:
         embedder: Embedder = obj["embedder"]
         return embedder
     config = config or load_settings()
-    # Builds and the other commands keep sentence-transformers (the service may use ONNX).
-    return load_embedder(backend="torch", model_path=config.model_path, threads=config.torch_threads)
+    if not build:
+        return load_embedder(backend="torch", model_path=config.model_path, threads=config.torch_threads)
+    # Builds embed with the export as the service does: about twice torch's rate, the same
+    # vectors, and the same model name in the manifest, so a store built either way serves
+    # with either. Under auto a build takes torch, saying why, when the export cannot run
+    # or fails its vector check.
+    return load_embedder(backend=config.embed_backend, model_path=config.model_path,
+                         threads=config.torch_threads, onnx_dir=str(config.onnx_dir), build=True)
 
 
 def load_settings() -> IndexSettings:
@@ -127,7 +134,7 @@ def build_command(
 ) -> None:
     """Build an index store from sources (default: the Factbook and Wikipedia summaries)."""
     sources = _sources(specs, sources_file) or [parse_spec(s) for s in DEFAULT_SPECS]
-    embedder = make_embedder(ctx.obj)
+    embedder = make_embedder(ctx.obj, build=True)
     report = _attempt("build", out, lambda: build(sources, out, embedder,
                                                     _build_options(max_sentences, index_type, workers)))
     _echo_report(f"Built index {report.manifest.build_id} at {out}", report)
@@ -151,7 +158,7 @@ def update_command(
     sources = _sources(specs, sources_file)
     if not sources:
         raise click.UsageError("say which sources the index is built from: --sources FILE or --source SPEC")
-    embedder = make_embedder(ctx.obj)
+    embedder = make_embedder(ctx.obj, build=True)
     report = _attempt("update", directory, lambda: update(
         sources, directory, embedder, _build_options(max_sentences, index_type, workers)))
     _echo_report(f"Updated index at {directory}: build {report.manifest.build_id}", report)
