@@ -15,6 +15,7 @@ with ``not_modified`` true and the validators the server sent.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import os
@@ -24,14 +25,14 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-__all__ = ["USER_AGENT", "FetchError", "FetchLimits", "Fetched", "Fetcher", "RefusedError",
+__all__ = ["USER_AGENT", "Connector", "FetchError", "FetchLimits", "Fetched", "Fetcher", "RefusedError",
            "Resolver", "default_fetcher", "refusal"]
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ _CHUNK = 64 * 1024
 
 Resolver = Callable[[str, int], Sequence[str]]
 """(host, port) -> IP addresses as text; socket.getaddrinfo by default, a fake in tests."""
+
+Connector = Callable[[tuple[str, int], float | None], socket.socket]
+"""((address, port), connect timeout in seconds) -> a connected socket: the transport. The
+address is one the guard allowed; tests inject one that records or refuses every attempt."""
 
 
 class FetchError(Exception):
@@ -67,7 +72,8 @@ class FetchLimits:
 class Fetched:
     """A fetched resource: final URL after redirects, HTTP status, decoded body, validators.
 
-    A 304 (``not_modified``) has an empty body; keep the copy fetched before.
+    A 304 (``not_modified``) has an empty body; keep the copy fetched before. A body written
+    to a ``sink`` is not kept here either: ``size`` counts its decoded bytes.
     """
 
     url: str
@@ -76,6 +82,7 @@ class Fetched:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    size: int = 0
 
     @property
     def not_modified(self) -> bool:
@@ -104,6 +111,8 @@ def refusal(address: str, *, allow_private: bool = False) -> str | None:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+    if ip.is_loopback:  # before "reserved": Python counts ::1 as reserved too
+        return None if allow_private else "loopback"
     for kind, hit in (("unspecified", ip.is_unspecified), ("multicast", ip.is_multicast),
                       ("link-local", ip.is_link_local), ("reserved", ip.is_reserved)):
         if hit:
@@ -123,12 +132,19 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def _connect(address: tuple[str, int], timeout: float | None) -> socket.socket:
+    sock = urllib3.util.connection.create_connection(address, timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 does by default
+    return sock
+
+
 @dataclass(frozen=True)
 class _Guard:
     """Resolves a host and returns only the addresses that may be connected to."""
 
     resolver: Resolver
     allow_private: bool
+    connect: Connector
 
     def addresses(self, host: str, port: int) -> list[str]:
         try:
@@ -140,8 +156,11 @@ class _Guard:
         reasons = {a: refusal(a, allow_private=self.allow_private) for a in found}
         allowed = [a for a, why in reasons.items() if why is None]
         if not allowed:
-            why = ", ".join(sorted({w for w in reasons.values() if w}))
-            hint = "" if self.allow_private else " (ASIDE_FETCH_PRIVATE=true allows private ones)"
+            kinds = {w for w in reasons.values() if w}
+            why = ", ".join(sorted(kinds))
+            # the switch allows loopback and private networks, never link-local and the rest
+            allowable = not self.allow_private and kinds <= {"loopback", "private"}
+            hint = " (ASIDE_FETCH_PRIVATE=true allows private ones)" if allowable else ""
             raise RefusedError(f"refused: {host} is a {why} address{hint}")
         return allowed
 
@@ -164,9 +183,7 @@ class _GuardedMixin:
         last: OSError | None = None
         for address in self._guard.addresses(self._dns_host, self.port):
             try:
-                return urllib3.util.connection.create_connection(
-                    (address, self.port), self.timeout, source_address=self.source_address,
-                    socket_options=self.socket_options)
+                return self._guard.connect((address, self.port), self.timeout)
             except OSError as exc:
                 last = exc
         raise FetchError(f"cannot connect to {self.host}:{self.port} ({last})")
@@ -208,15 +225,21 @@ class _Decoder:
 
 @dataclass(frozen=True)
 class Fetcher:
-    """Fetches URLs within ``limits``; ``resolver`` is injectable (tests map names to 127.0.0.1)."""
+    """Fetches URLs within ``limits``. ``resolver`` and ``connector`` (the transport) are
+    injectable: tests map names to 127.0.0.1 and record or refuse every connection attempt."""
 
     limits: FetchLimits = field(default_factory=FetchLimits)
     resolver: Resolver = _system_resolver
+    connector: Connector = _connect
     user_agent: str = USER_AGENT
 
-    def fetch(self, url: str, *, etag: str | None = None,
-              last_modified: str | None = None) -> Fetched:
-        """GET ``url`` (following redirects); raise FetchError/RefusedError saying why not."""
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+              sink: IO[bytes] | None = None) -> Fetched:
+        """GET ``url`` (following redirects); raise FetchError/RefusedError saying why not.
+
+        With ``sink``, the decoded body is written there as it comes (a download of any size
+        up to the cap) instead of being kept in memory; a failed fetch may leave part of it.
+        """
         deadline = time.monotonic() + self.limits.deadline
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate",
                    "Accept": "*/*"}
@@ -224,10 +247,10 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        guard = _Guard(self.resolver, self.limits.allow_private)
+        guard = _Guard(self.resolver, self.limits.allow_private, self.connector)
         for _ in range(self.limits.max_redirects + 1):
             try:
-                fetched = self._once(url, headers, guard, deadline)
+                fetched = self._once(url, headers, guard, deadline, sink)
             except Urllib3Error as exc:
                 raise FetchError(f"{url}: {_reason(exc)}") from exc
             except OSError as exc:  # socket timeouts and resets while reading the body
@@ -241,7 +264,7 @@ class Fetcher:
         raise FetchError(f"{url}: more than {self.limits.max_redirects} redirects")
 
     def _once(self, url: str, headers: dict[str, str], guard: _Guard,
-              deadline: float) -> Fetched | str:
+              deadline: float, sink: IO[bytes] | None) -> Fetched | str:
         """One request: a Fetched, or the next URL when redirected."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
@@ -269,21 +292,25 @@ class Fetcher:
                     return urljoin(url, location.strip())
                 if response.status >= 400 or response.status not in (200, 203, 304):
                     raise FetchError(f"HTTP {response.status} {response.reason or ''}".rstrip())
-                body = b"" if response.status == 304 else self._body(response, deadline)
+                memory = io.BytesIO()
+                size = 0 if response.status == 304 else self._body(response, deadline, sink or memory)
+                body = memory.getvalue()
                 return Fetched(url=url, status=response.status, body=body,
                                content_type=response.headers.get("Content-Type"),
                                etag=response.headers.get("ETag"),
-                               last_modified=response.headers.get("Last-Modified"))
+                               last_modified=response.headers.get("Last-Modified"),
+                               size=int(size))
             finally:
                 response.release_conn()
         finally:
             pool.close()
 
-    def _body(self, response: Any, deadline: float) -> bytes:
-        """The decoded body, read as it comes; cut at the cap or the deadline with a FetchError."""
+    def _body(self, response: Any, deadline: float, sink: IO[bytes]) -> int:
+        """Write the decoded body to ``sink`` as it comes and return its size; cut at the cap or
+        the deadline with a FetchError."""
         cap = self.limits.max_bytes
         decoder = _Decoder(response.headers.get("Content-Encoding", "").strip().lower())
-        body = bytearray()
+        size = 0
         sock = response.connection.sock if response.connection is not None else None
         while True:
             if sock is not None:  # each wait may last only as long as the fetch has left
@@ -292,11 +319,14 @@ class Fetcher:
             chunk = response.read1(_CHUNK, decode_content=False)
             if not chunk:
                 break
-            body += decoder.feed(chunk, cap - len(body) + 1)
-            if len(body) > cap:
-                raise FetchError(f"larger than the cap of {cap} bytes (ASIDE_FETCH_MAX_BYTES)")
+            data = decoder.feed(chunk, cap - size + 1)
+            size += len(data)
+            if size > cap:
+                raise FetchError(f"larger than the cap of {cap} bytes (ASIDE_FETCH_MAX_BYTES, "
+                                 "or max_bytes in a sources file)")
+            sink.write(data)
             self._remaining(deadline)
-        return bytes(body)
+        return size
 
     def _remaining(self, deadline: float) -> float:
         left = deadline - time.monotonic()

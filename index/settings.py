@@ -8,6 +8,7 @@ options) override the environment. ``server.settings`` extends the registry and 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, fields
 from pathlib import Path
@@ -112,6 +113,8 @@ class Setting:
             raise TypeError(value)
         else:
             number = value if self.kind is int else float(value)
+        if not math.isfinite(number):  # nan passes every bound check; inf overflows timers
+            raise ValueError(value)
         if ((self.minimum is not None and number < self.minimum)
                 or (self.maximum is not None and number > self.maximum)
                 or (self.above is not None and number <= self.above)):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import ipaddress
 import os
 import re
+import socket
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -23,6 +26,26 @@ from server import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"
 _WORD = re.compile(r"\w+")
+
+_connect = socket.socket.connect
+
+
+def _loopback_only(sock: socket.socket, address: object) -> None:
+    """socket.connect for the whole test run: TCP to loopback only. No test reaches the
+    internet or the machine's own address; one that tries fails with the address it tried."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        host = str(address[0]) if isinstance(address, tuple) else str(address)  # type: ignore[index]
+        try:
+            loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise OSError(errno.ENETUNREACH, f"tests may connect to loopback only, not {address}")
+    _connect(sock, address)  # type: ignore[arg-type]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _loopback_only  # type: ignore[method-assign]
 
 
 class FakeEmbedder(Embedder):

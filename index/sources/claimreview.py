@@ -206,6 +206,8 @@ def iter_claimreviews(
             try:
                 text = (fetch or default_fetcher().fetch)(url).text()
             except FetchError as exc:
+                if url == location:  # the source itself, not one page of a list: it failed
+                    raise
                 stats.skip("could not fetch", where=str(exc))
                 continue
         else:

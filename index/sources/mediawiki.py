@@ -75,11 +75,18 @@ class _Bounded:
         return data
 
 
+def _compression(path: Path) -> str | None:
+    """"bz2", "gz" or None, by the file's first bytes (a download's name may not say)."""
+    with path.open("rb") as raw:
+        magic = raw.read(3)
+    return "bz2" if magic == b"BZh" else "gz" if magic[:2] == b"\x1f\x8b" else None
+
+
 def _open(path: Path) -> IO[bytes]:
-    suffix = path.suffix.lower()
-    if suffix == ".bz2":
+    compression = _compression(path)
+    if compression == "bz2":
         return bz2.open(path, "rb")
-    if suffix == ".gz":
+    if compression == "gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads bytes
     return path.open("rb")
 
@@ -92,7 +99,7 @@ def _caps(path: Path, page_max_bytes: int | None, expand_max_ratio: int | None) 
         settings = load(os.environ)
         page_max_bytes = page_max_bytes or settings.page_max_bytes
         expand_max_ratio = expand_max_ratio or settings.expand_max_ratio
-    compressed = path.suffix.lower() in (".bz2", ".gz")
+    compressed = _compression(path) is not None
     file_cap = expand_max_ratio * path.stat().st_size + _SLACK if compressed else None
     return file_cap, page_max_bytes
 
@@ -173,13 +180,16 @@ def iter_mediawiki(
                     if record is not None:
                         stats.read += 1
                         yield record
+        # A dump that cannot be read to its end is a failed source, not a shorter one: the
+        # pages read so far are kept and the build keeps the rest from before (a cut
+        # download must not remove what it did not reach).
         except ElementTree.ParseError as exc:
             line, column = exc.position
-            stats.skip(f"malformed XML ({exc}); the rest of the dump was not read",
-                       where=f"{path.name}: line {line}, column {column}")
+            raise ValueError(f"{path.name}: malformed XML at line {line}, column {column} "
+                             f"({exc}); the rest of the dump was not read") from exc
         except (_TooLarge, UnsafeXmlError, OSError, EOFError) as exc:  # OSError: a broken .bz2
-            stats.skip(f"{exc}; the rest of the dump was not read",
-                       where=f"{path.name}: after page {number}")
+            raise ValueError(f"{path.name}: {exc} after page {number}; the rest of the dump "
+                             "was not read") from exc
 
 
 def _page(

@@ -50,6 +50,8 @@ def iter_pages(
             try:
                 fetched = (fetch or default_fetcher().fetch)(url)
             except FetchError as exc:
+                if url == location:  # the source itself, not one page of a list: it failed
+                    raise
                 stats.skip("could not fetch the page", where=str(exc))
                 continue
             # bytes without a declared charset: trafilatura detects it from the markup

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -120,19 +121,38 @@ NON_GLOBAL = ["127.0.0.1", "127.8.9.10", "::1", "10.1.2.3", "172.16.5.4", "172.3
               "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254"]
 
 
+class _Transport:
+    """A connector that records every connection attempt; only the test's own server is let
+    through (``allow``), anything else fails the test: a refused address never gets a packet."""
+
+    def __init__(self, allow: tuple[str, int] | None = None) -> None:
+        self.allow = allow
+        self.attempts: list[tuple[str, int]] = []
+
+    def __call__(self, address: tuple[str, int], timeout: float | None):
+        self.attempts.append(address)
+        if address != self.allow:
+            pytest.fail(f"the fetcher tried to connect to {address}")
+        return fetch_module._connect(address, timeout)
+
+
 @pytest.mark.parametrize("address", NON_GLOBAL)
 def test_a_name_resolving_to_a_non_global_address_is_refused(address):
-    fetcher = Fetcher(resolver=_names(**{"intranet.test": address}))
+    transport = _Transport()
+    fetcher = Fetcher(resolver=_names(**{"intranet.test": address}), connector=transport)
     with pytest.raises(RefusedError, match="refused: intranet.test is a"):
         fetcher.fetch("http://intranet.test/secret.json")
+    assert transport.attempts == []
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]:8080/", "http://10.0.0.8/",
                                  "http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
                                  "http://0.0.0.0:5000/", "http://[::ffff:127.0.0.1]/"])
 def test_an_address_in_the_url_is_checked_too(url):
+    transport = _Transport()
     with pytest.raises(RefusedError):
-        Fetcher(resolver=_names()).fetch(url)
+        Fetcher(resolver=_names(), connector=transport).fetch(url)
+    assert transport.attempts == []
 
 
 def test_the_private_switch_allows_an_intranet_but_never_link_local_or_multicast():
@@ -148,8 +168,11 @@ def test_the_private_switch_allows_an_intranet_but_never_link_local_or_multicast
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://news.test/feed.xml",
                                  "gopher://news.test/", "/etc/passwd", "data:text/plain,hi"])
 def test_only_http_and_https_are_fetched(url):
+    transport = _Transport()
     with pytest.raises(RefusedError, match="only http and https"):
-        _local().fetch(url)
+        Fetcher(FetchLimits(allow_private=True), resolver=_names(**{"news.test": "127.0.0.1"}),
+                connector=transport).fetch(url)
+    assert transport.attempts == []
 
 
 def test_a_name_is_connected_to_at_the_address_that_was_checked(server):
@@ -167,12 +190,14 @@ def test_a_name_is_connected_to_at_the_address_that_was_checked(server):
                                     "http://[fe80::1]/", "http://[::ffff:127.0.0.1]:{port}/feed"])
 def test_a_redirect_to_a_refused_url_is_refused(server, public_loopback, target):
     port = server.server_address[1]
+    transport = _Transport(allow=("127.0.0.1", port))
     fetcher = Fetcher(resolver=_names(**{"news.test": "127.0.0.1", "intranet.test": "10.0.0.7",
-                                         "metadata.test": "169.254.169.254"}))
+                                         "metadata.test": "169.254.169.254"}), connector=transport)
     assert fetcher.fetch(f"http://news.test:{port}/feed").body == FEED  # the first hop is fine
     with pytest.raises(RefusedError):
         fetcher.fetch(f"http://news.test:{port}/to?{target.format(port=port)}")
     assert [p for p, _ in server.seen].count("/feed") == 1
+    assert set(transport.attempts) == {("127.0.0.1", port)}  # the redirect's target: never
 
 
 def test_redirects_are_followed_to_a_limit(server):
@@ -268,27 +293,43 @@ def _dump(pages: list[str]) -> bytes:
     return f'<mediawiki xml:lang="en">{site}{body}</mediawiki>'.encode()
 
 
-def test_a_bz2_bomb_page_in_a_dump_is_skipped_with_a_reason_and_the_pages_before_kept(tmp_path):
+def _read_until_failure(stats: SourceStats, *args, **kwargs) -> tuple[list, str]:
+    records: list = []
+    with pytest.raises(ValueError) as failure:
+        for record in iter_mediawiki(stats, *args, **kwargs):
+            records.append(record)
+    return records, str(failure.value)
+
+
+def test_a_bz2_bomb_page_in_a_dump_fails_the_source_after_the_pages_before(tmp_path):
     good = "The harbour of Port Alder was rebuilt in 1904 after the great storm. " * 2
     dump = tmp_path / "bomb.xml.bz2"
     dump.write_bytes(bz2.compress(_dump([("Harbour", good), ("Bomb", "a" * 40_000_000)])))
     assert dump.stat().st_size < 10_000
-    stats = SourceStats("mediawiki")
-    records = list(iter_mediawiki(stats, dump, page_max_bytes=1024 * 1024, expand_max_ratio=10_000))
+    records, why = _read_until_failure(SourceStats("mediawiki"), dump, page_max_bytes=1024 * 1024,
+                                       expand_max_ratio=10_000)
     assert [r.title for r in records] == ["Harbour"]
-    assert any("a page is larger than 1048576 bytes" in r for r in stats.reasons)
-    stats = SourceStats("mediawiki")
-    list(iter_mediawiki(stats, dump, page_max_bytes=100_000_000, expand_max_ratio=100))
-    assert any("likely a decompression bomb" in r for r in stats.reasons)
+    assert "a page is larger than 1048576 bytes" in why and "the rest of the dump was not read" in why
+    _, why = _read_until_failure(SourceStats("mediawiki"), dump, page_max_bytes=100_000_000,
+                                 expand_max_ratio=100)
+    assert "likely a decompression bomb" in why
+
+
+def test_a_cut_download_of_a_dump_fails_the_source(tmp_path):
+    whole = bz2.compress(_dump([(f"Page {n}", f"Port Alder has {n} piers and a ferry. " * 30)
+                                for n in range(200)]))
+    dump = tmp_path / "cut.xml.bz2"
+    dump.write_bytes(whole[: len(whole) // 2])
+    _, why = _read_until_failure(SourceStats("mediawiki"), dump)
+    assert "cut.xml.bz2" in why and "the rest of the dump was not read" in why
 
 
 def test_a_dump_declaring_entities_is_refused(tmp_path):
     dump = tmp_path / "laughs.xml"
     dump.write_bytes(b'<?xml version="1.0"?><!DOCTYPE mediawiki [<!ENTITY a "aaaa">]>' + _dump(
         [("Harbour", "&a;" * 10)]))
-    stats = SourceStats("mediawiki")
-    assert list(iter_mediawiki(stats, dump)) == []
-    assert any("declares entities" in r for r in stats.reasons)
+    records, why = _read_until_failure(SourceStats("mediawiki"), dump)
+    assert records == [] and "declares entities" in why
 
 
 # Build: one failing source does not stop the others -------------------------------------------
@@ -323,3 +364,13 @@ def test_an_update_keeps_the_documents_of_a_source_that_failed(tmp_path):
     assert "declares entities" in ([s.failed for s in report.sources if s.name == feed.name][0] or "")
     assert report.documents["removed"] == 0
     assert report.manifest.passages == first.manifest.passages
+
+
+def test_no_test_can_open_a_connection_beyond_loopback():
+    # tests/conftest.py guards socket.connect for the whole run: whatever a test's code does,
+    # nothing leaves the machine (a public address that the fetcher itself would allow).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, \
+            pytest.raises(OSError, match="loopback only"):
+        sock.connect(("93.184.216.34", 80))
+    with pytest.raises(FetchError, match="loopback only"):
+        Fetcher().fetch("http://93.184.216.34/feed.xml")

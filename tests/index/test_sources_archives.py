@@ -87,8 +87,10 @@ def test_claimreview_url_is_fetched_through_the_injected_fetch():
     stats = SourceStats("claimreview")
     records = list(iter_claimreviews(stats, "https://factcheck.example/a", fetch=fetch))
     assert [r.rating for r in records] == ["False"]
-    assert list(iter_claimreviews(stats, "https://factcheck.example/gone", fetch=fetch)) == []
-    assert stats.reasons["could not fetch"] == 1
+    # the source's own URL failing is the source failing: the build reports it and keeps the
+    # documents it had, instead of reading it as "no reviews any more"
+    with pytest.raises(FetchError, match="404"):
+        list(iter_claimreviews(stats, "https://factcheck.example/gone", fetch=fetch))
 
 
 def test_fact_check_cards_carry_claimant_and_rating(tmp_path, runner):
@@ -165,7 +167,8 @@ def test_malformed_dump_keeps_the_pages_before_the_break_and_the_build_completes
     with caplog.at_level(logging.WARNING):
         report = build([parse_spec(f"mediawiki:{dump}"), parse_spec(f"jsonl:{docs}")], out, FakeEmbedder())
     assert [s.read for s in report.sources] == [2, 1]
-    assert "broken.xml: line 10, column" in caplog.text and "malformed XML" in caplog.text
+    assert "broken.xml: malformed XML at line 10, column" in caplog.text
+    assert report.sources[0].failed  # cut short: the source failed (an update keeps the rest)
 
 
 def _write_zim(path: Path, pages: dict[str, tuple[str, str]]) -> None:
