@@ -11,7 +11,7 @@ ONNX_DIR := $(or $(ASIDE_ONNX_DIR),var/model-onnx)
 DATA_DIR := $(or $(ASIDE_DATA_DIR),$(abspath ../shared/data))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test index model install extension browser
+.PHONY: serve test index model install extension browser tools
 
 install: $(VENV)/.installed
 
@@ -56,7 +56,15 @@ browser: /usr/bin/chromium
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
 
-test: install extension browser
+# strace lets the Ray test (tests/index/test_ray_engine.py) see every socket Ray's processes
+# open, and check that none reaches beyond loopback.
+tools: /usr/bin/strace
+
+/usr/bin/strace:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq strace
+
+test: install extension browser tools
 	$(BIN)/ruff check server index tests bench gunicorn.conf.py
 	$(BIN)/mypy
 	cd extension && npm test --silent

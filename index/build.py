@@ -19,12 +19,12 @@ import shutil
 import sqlite3
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -61,7 +61,12 @@ class BuildOptions:
     index_type: str = "auto"
     progress: bool = False
     # Embedding processes; each gets an equal share of the cores (1: this process, all cores).
+    # With the ray engine: embedding actors of one CPU each (1: one per CPU of the cluster).
     workers: int = 1
+    # "local": this machine; "ray": read, cut and embed on a Ray cluster (index.distributed),
+    # the one at ``ray_address`` ("HOST:PORT" or "ray://HOST:PORT"), else one started here.
+    engine: str = "local"
+    ray_address: str | None = None
 
 
 @dataclass
@@ -74,6 +79,10 @@ class BuildReport:
     duplicates: int
     documents: Counter[str]  # new, changed, unchanged, removed
     passages: Counter[str]  # added, removed, unchanged, embedded
+    # The same document counts for each source (removed: the previous build's, now gone).
+    documents_by_source: dict[str, Counter[str]] = field(default_factory=dict)
+    # Sources kept from the previous build without being read (``update(unchanged=...)``).
+    kept_unread: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -88,19 +97,31 @@ class BuildReport:
 
 
 def build(
-    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None
+    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None,
+    *, failed: Mapping[str, str] | None = None,
 ) -> BuildReport:
-    """Build a store at ``out`` from sources; the previous store stays until the new one is whole."""
-    return _run(out, embedder.name, embedder.dim, options, sources=sources, embedder=embedder)
+    """Build a store at ``out`` from sources; the previous store stays until the new one is whole.
+
+    ``failed``: sources already known to be unavailable (name -> why), reported, not read.
+    """
+    return _run(out, embedder.name, embedder.dim, options, sources=sources, embedder=embedder,
+                failed=failed or {})
 
 
 def update(
-    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None
+    sources: Sequence[Source], out: Path, embedder: Embedder, options: BuildOptions | None = None,
+    *, unchanged: Collection[str] = (), failed: Mapping[str, str] | None = None,
 ) -> BuildReport:
-    """Bring the store at ``out`` up to date with its sources, embedding only what is new."""
+    """Bring the store at ``out`` up to date with its sources, embedding only what is new.
+
+    Sources named in ``unchanged`` (known not to have changed since the previous build, e.g.
+    a 304 to a conditional request) are not read: their documents are copied as they are.
+    Sources in ``failed`` (name -> why; e.g. their fetch failed) are reported as failed and
+    their documents kept, like a source that fails while it is read.
+    """
     previous = Store.open(out.resolve(), model=embedder.name, dim=embedder.dim)
     return _run(out, embedder.name, embedder.dim, options, sources=sources, embedder=embedder,
-                previous=previous)
+                previous=previous, unchanged=unchanged, failed=failed or {})
 
 
 def remove(out: Path, doc_ids: Iterable[str], options: BuildOptions | None = None) -> BuildReport:
@@ -118,7 +139,8 @@ def remove(out: Path, doc_ids: Iterable[str], options: BuildOptions | None = Non
 def _run(
     out: Path, model: str, dim: int, options: BuildOptions | None, *,
     sources: Sequence[Source] = (), embedder: Embedder | None = None, previous: Store | None = None,
-    keep: Sequence[str] | None = None,
+    keep: Sequence[str] | None = None, unchanged: Collection[str] = (),
+    failed: Mapping[str, str] | None = None,
 ) -> BuildReport:
     options = options or BuildOptions()
     started = time.perf_counter()
@@ -128,8 +150,11 @@ def _run(
     check_target(out)  # fail now, not after minutes of embedding
     _remove_remains(out)
     staged = out.with_name(f".{out.name}.tmp-{build_id}-{os.getpid()}")
+    engine = _engine(options, [s for s in sources if not (failed and s.name in failed)
+                               and not (s.name in unchanged and previous is not None)])
     writer = StoreWriter(staged, model=model, dim=dim)
     try:
+        engine.open()
         assembly = _Assembly(writer, previous, options)
         # 2. Read each source (or the kept documents), cut new and changed records into
         #    passages, copy unchanged documents, drop duplicate passages; spool to SQLite.
@@ -137,10 +162,15 @@ def _run(
         if keep is not None and previous is not None:
             assembly.copy_documents(keep)
         for source in sources:
-            assembly.read(source)
-        failed = [s for s in assembly.stats if s.failed]
-        if sources and len(failed) == len(sources):
-            raise BuildError("every source failed: " + "; ".join(f"{s.name}: {s.failed}" for s in failed))
+            if failed and source.name in failed:
+                assembly.keep_unread(source.name, failed=failed[source.name])
+            elif source.name in unchanged and previous is not None:
+                assembly.keep_unread(source.name)
+            else:
+                assembly.read(source, engine.stream(source))
+        broken = [s for s in assembly.stats if s.failed]
+        if sources and len(broken) == len(sources):
+            raise BuildError("every source failed: " + "; ".join(f"{s.name}: {s.failed}" for s in broken))
         assembly.finish_reading()
         if writer.count() == 0:
             raise BuildError("the sources gave no passages; nothing to index")
@@ -150,7 +180,7 @@ def _run(
 
         # 3. Give every passage a vector: reuse the previous build's, embed the rest.
         t0 = time.perf_counter()
-        assembly.embed(embedder)
+        assembly.embed(embedder, engine)
         stages["embed"] = time.perf_counter() - t0
 
         # 4. Write BM25, the vector index and the manifest, then swap the new store into place.
@@ -170,6 +200,7 @@ def _run(
         writer.abort()
         raise
     finally:
+        engine.close()
         shutil.rmtree(staged, ignore_errors=True)
     return BuildReport(
         manifest=manifest,
@@ -178,6 +209,8 @@ def _run(
         duplicates=assembly.deduper.dropped,
         documents=assembly.documents,
         passages=assembly.passages,
+        documents_by_source=assembly.documents_by_source,
+        kept_unread=assembly.kept_unread,
         stages=stages,
         seconds=time.perf_counter() - started,
     )
@@ -200,6 +233,65 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class _Encoding(Protocol):
+    """Gives passages their vectors: ``submit`` hands over a batch and yields the batches
+    that are done; ``drain`` yields the rest. Used as a context manager."""
+
+    def __enter__(self) -> _Encoding: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def submit(self, ids: list[int], texts: list[str]) -> Iterator[tuple[list[int], NDArray[np.float32]]]: ...
+
+    def drain(self) -> Iterator[tuple[list[int], NDArray[np.float32]]]: ...
+
+
+# A source's records, each with its passages when they were cut already (else None).
+_Stream = Callable[[SourceStats], Iterable[tuple[SourceRecord, list[Passage] | None]]]
+
+
+class _Engine(Protocol):
+    """Where sources are read and cut and passages embedded: here, or on a Ray cluster."""
+
+    def open(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def stream(self, source: Source) -> _Stream: ...
+
+    def encoder(self, embedder: Embedder | None) -> _Encoding: ...
+
+
+class _LocalEngine:
+    """This process reads and cuts; it or its worker processes embed (``_Encoder``)."""
+
+    def __init__(self, options: BuildOptions) -> None:
+        self._options = options
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def stream(self, source: Source) -> _Stream:
+        return lambda stats: ((record, None) for record in source.read(stats))
+
+    def encoder(self, embedder: Embedder | None) -> _Encoding:
+        return _Encoder(embedder, self._options)
+
+
+def _engine(options: BuildOptions, sources: Sequence[Source]) -> _Engine:
+    """The engine ``options.engine`` names, for reading ``sources`` (nothing starts yet)."""
+    if options.engine == "local":
+        return _LocalEngine(options)
+    if options.engine == "ray":
+        from index.distributed import RayEngine
+
+        return RayEngine(options, sources)
+    raise ValueError(f"unknown build engine {options.engine!r}; expected local or ray")
 
 
 class _Encoder:
@@ -293,23 +385,27 @@ class _Assembly:
         self.stats: list[SourceStats] = []
         self.per_source: Counter[str] = Counter()
         self.documents: Counter[str] = Counter()
+        self.documents_by_source: dict[str, Counter[str]] = {}
+        self.kept_unread: list[str] = []
         self.passages: Counter[str] = Counter()
 
-    def read(self, source: Source) -> None:
+    def read(self, source: Source, stream: _Stream | None = None) -> None:
+        """Add a source's records: read here, or as ``stream`` gives them (read elsewhere)."""
         stats = SourceStats(source.name)
         self.stats.append(stats)
         self.per_source[source.name] = 0
         t0 = time.perf_counter()
+        stream = stream or _LocalEngine(self.options).stream(source)
         records = tqdm(
-            source.read(stats), desc=f"read {source.name}", unit=" records",
+            stream(stats), desc=f"read {source.name}", unit=" records",
             disable=None if self.options.progress else True, leave=False,
         )
         try:
-            for record in records:
+            for record, passages in records:
                 if record.doc_id in self.seen:
                     stats.skip("another record has the same document id", where=record.doc_id)
                     continue
-                self._add(record, stats)
+                self._add(record, stats, passages)
         except (FetchError, ValueError, OSError) as exc:
             # One source failing (a 404, a timeout, a refused address, a broken file) must not
             # end the build: it is reported, its previous documents kept, the others read.
@@ -317,11 +413,34 @@ class _Assembly:
             stats.skip(f"the source failed: {exc}")
             logger.error("%s: the source failed: %s", source.name, exc)
             self._keep_previous(source.name)
+        had = sum(1 for old in self.old.values() if old.source == source.name)
+        if not stats.failed and had and not self.documents_by_source.get(source.name):
+            # A source that had documents and now gives none is far likelier an error page
+            # served with a 200, or a cut file, than a publisher emptying it: keep them.
+            stats.failed = (f"it gave no documents ({stats.skipped} records skipped), where the "
+                            f"index has {had}; they were kept (remove the source to drop them)")
+            logger.error("%s: the source failed: %s", source.name, stats.failed)
+            self._keep_previous(source.name)
         logger.info(
             "%s: %d records, %d skipped, %d passages in %.1fs",
             source.name, stats.read, stats.skipped, self.per_source[source.name],
             time.perf_counter() - t0,
         )
+
+    def keep_unread(self, source: str, *, failed: str | None = None) -> None:
+        """Copy a source's documents from the previous build without reading it: it is
+        unchanged, or it ``failed`` (why) before it could be read."""
+        stats = SourceStats(source, failed=failed)
+        self.stats.append(stats)
+        self.per_source[source] = 0
+        if failed:
+            stats.skip(f"the source failed: {failed}")
+            logger.error("%s: the source failed: %s", source, failed)
+        else:
+            self.kept_unread.append(source)
+        self._keep_previous(source)
+        if not failed:
+            stats.read = self.documents_by_source.get(source, Counter())["unchanged"]
 
     def _keep_previous(self, source: str) -> None:
         """Keep the previous build's documents of a source that failed (an update)."""
@@ -330,7 +449,7 @@ class _Assembly:
                 self.seen.add(doc_id)
                 self._write(old, self.previous.document_passages(doc_id), "unchanged")
 
-    def _add(self, record: SourceRecord, stats: SourceStats) -> None:
+    def _add(self, record: SourceRecord, stats: SourceStats, passages: list[Passage] | None = None) -> None:
         self.seen.add(record.doc_id)
         digest = content_hash(json.dumps(
             [asdict(record), self.options.max_sentences, self.options.max_chars], sort_keys=True
@@ -341,8 +460,10 @@ class _Assembly:
         if old is not None and status == "unchanged" and not old.deduped and self.previous is not None:
             self._write(document, self.previous.document_passages(record.doc_id), status)
         else:  # a document that lost passages to dedupe is cut again: it may need them back
-            self._write(document, chunk(record, max_sentences=self.options.max_sentences,
-                                        max_chars=self.options.max_chars), status)
+            if passages is None:
+                passages = list(chunk(record, max_sentences=self.options.max_sentences,
+                                      max_chars=self.options.max_chars))
+            self._write(document, passages, status)
 
     def copy_documents(self, doc_ids: Sequence[str]) -> None:
         """Keep documents of the previous build as they are (``remove``)."""
@@ -363,6 +484,7 @@ class _Assembly:
         document = Document(document.doc_id, document.hash, document.source, len(produced) - len(kept))
         self.per_source[document.source] += self.writer.add_document(document, kept)
         self.documents[status] += 1
+        self.documents_by_source.setdefault(document.source, Counter())[status] += 1
         for passage in kept:
             known = content_hash(f"{passage.doc_id}\0{passage.embed_text}") in self.old_keys
             self.passages["unchanged" if known else "added"] += 1
@@ -370,14 +492,17 @@ class _Assembly:
     def finish_reading(self) -> None:
         gone = self.old.keys() - self.seen
         self.documents["removed"] = len(gone)
+        for doc_id in gone:
+            self.documents_by_source.setdefault(self.old[doc_id].source, Counter())["removed"] += 1
         if self.previous is not None:
             self.passages["removed"] = self.previous.manifest.passages - self.passages["unchanged"]
 
-    def embed(self, embedder: Embedder | None) -> None:
+    def embed(self, embedder: Embedder | None, engine: _Engine | None = None) -> None:
         total = self.writer.count()
+        engine = engine or _LocalEngine(self.options)
         with tqdm(total=total, desc="embed", unit=" passages",
                   disable=None if self.options.progress else True) as bar, \
-                _Encoder(embedder, self.options) as encoder:
+                engine.encoder(embedder) as encoder:
             for ids, texts in self.writer.iter_embed_texts(self.options.embed_step):
                 old = [self.reusable.get(content_hash(t)) for t in texts]
                 reuse = [(i, o) for i, o in zip(ids, old, strict=True) if o is not None]

@@ -1,19 +1,28 @@
-"""The ``aside index`` commands: build, update, remove, stats, query; thin wrappers over index.build."""
+"""The ``aside index`` commands: build, update, remove, stats, query; thin wrappers over
+index.build and index.refresh (the lock and state beside the index).
+
+Exit status of build, update and remove: 0 done; 1 failed, nothing changed; 2 a usage
+error; 3 done, but some sources failed (their documents were kept) or the state beside the
+index could not be saved; 75 another run of the same index holds its lock (nothing done).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from index import settings
-from index.build import BuildError, BuildOptions, BuildReport, build, remove, update
+from index.build import BuildError, BuildOptions, BuildReport, remove
 from index.embedders import Embedder, load_embedder
+from index.mirror import Mirror
+from index.refresh import EX_TEMPFAIL, LockedError, Outcome, Session
 from index.search import search_texts
 from index.settings import IndexSettings
 from index.sources import DEFAULT_SPECS, Source, parse_spec
@@ -21,6 +30,8 @@ from index.store import Store, StoreError
 from index.vectors import INDEX_TYPES, IVF_MIN_PASSAGES
 
 __all__ = ["index_group", "load_settings", "make_embedder"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +80,8 @@ def index_group() -> None:
 
 _SPEC_HELP = (
     "factbook[:CODES], wikipedia[:LANG], jsonl:PATH, csv:PATH, feed:URL-OR-PATH, html:URL-OR-PATH, "
-    "claimreview:URL-OR-PATH, mediawiki:PATH or zim:PATH; repeatable."
+    "claimreview:URL-OR-PATH, mediawiki:PATH or zim:PATH (a URL in place of a PATH is "
+    "downloaded into the state beside the index); repeatable."
 )
 
 
@@ -81,28 +93,36 @@ def _source_options(command: Any) -> Any:
     return click.option("--source", "specs", multiple=True, metavar="SPEC", help=_SPEC_HELP)(command)
 
 
-def _sources(specs: tuple[str, ...], sources_file: Path | None) -> list[Source]:
+def _sources(specs: tuple[str, ...], sources_file: Path | None, remote: Mirror) -> list[Source]:
     from index.sources.config import load_sources_file
 
     try:
-        sources = [parse_spec(s) for s in specs]
+        sources = [parse_spec(s, remote=remote) for s in specs]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--source") from exc
     if sources_file is not None:
         try:
-            sources += load_sources_file(sources_file)
+            sources += load_sources_file(sources_file, remote=remote)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--sources") from exc
+    names = [s.name for s in sources]
+    if len(set(names)) < len(names):
+        raise click.UsageError("a source is given twice: " + ", ".join(
+            sorted({n for n in names if names.count(n) > 1})))
     return sources
 
 
-def _build_options(max_sentences: int, index_type: str, workers: int) -> BuildOptions:
+def _build_options(max_sentences: int, index_type: str, workers: int, engine: str = "local",
+                   address: str | None = None) -> BuildOptions:
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address names a Ray cluster: it needs --engine ray")
     return BuildOptions(max_sentences=max_sentences, index_type=index_type, progress=True,
-                        workers=workers)
+                        workers=workers, engine=engine, ray_address=address)
 
 
 _max_sentences = click.option(
-    "--max-sentences", default=3, show_default=True, help="Sentences per passage, at most."
+    "--max-sentences", type=click.IntRange(min=1), default=3, show_default=True,
+    help="Sentences per passage, at most.",
 )
 _index_type = click.option(
     "--index-type", type=click.Choice(INDEX_TYPES), default="auto", show_default=True,
@@ -118,6 +138,19 @@ _workers = click.option(
 )
 
 
+def _engine_options(command: Any) -> Any:
+    command = click.option(
+        "--address", default=None, metavar="ADDR",
+        help="With --engine ray: the Ray cluster's address, HOST:PORT of its head (e.g. "
+        "127.0.0.1:6379) or ray://HOST:PORT; without it, Ray is started on this machine.",
+    )(command)
+    return click.option(
+        "--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+        help="Where sources are read and cut and passages embedded: this machine, or a Ray "
+        "cluster (pip install 'aside[ray]'); the store is written here either way.",
+    )(command)
+
+
 @index_group.command("build")
 @click.option(
     "--out", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
@@ -127,17 +160,27 @@ _workers = click.option(
 @_max_sentences
 @_index_type
 @_workers
+@_engine_options
 @click.pass_context
 def build_command(
     ctx: click.Context, out: Path, specs: tuple[str, ...], sources_file: Path | None,
-    max_sentences: int, index_type: str, workers: int,
+    max_sentences: int, index_type: str, workers: int, engine: str, address: str | None,
 ) -> None:
-    """Build an index store from sources (default: the Factbook and Wikipedia summaries)."""
-    sources = _sources(specs, sources_file) or [parse_spec(s) for s in DEFAULT_SPECS]
-    embedder = make_embedder(ctx.obj, build=True)
-    report = _attempt("build", out, lambda: build(sources, out, embedder,
-                                                    _build_options(max_sentences, index_type, workers)))
-    _echo_report(f"Built index {report.manifest.build_id} at {out}", report)
+    """Build an index store from sources (default: the Factbook and Wikipedia summaries).
+
+    Remote sources are downloaded beside the store (OUT.state/) for the next update.
+    """
+    options = _build_options(max_sentences, index_type, workers, engine, address)
+
+    def work(session: Session) -> Outcome:
+        sources = (_sources(specs, sources_file, session.mirror)
+                   or [parse_spec(s, remote=session.mirror) for s in DEFAULT_SPECS])
+        return session.build(sources, lambda: make_embedder(ctx.obj, build=True), options)
+
+    outcome = _locked("build", out, work)
+    assert outcome.report is not None
+    _echo_report(f"Built index {outcome.build_id} at {out}", outcome.report)
+    _exit_for(outcome)
 
 
 @index_group.command("update")
@@ -146,22 +189,36 @@ def build_command(
 @_max_sentences
 @_index_type
 @_workers
+@_engine_options
 @click.pass_context
 def update_command(
     ctx: click.Context, directory: Path, specs: tuple[str, ...], sources_file: Path | None,
-    max_sentences: int, index_type: str, workers: int,
+    max_sentences: int, index_type: str, workers: int, engine: str, address: str | None,
 ) -> None:
-    """Re-read the sources and bring the store up to date, embedding only new or changed text.
+    """Bring the store up to date with its sources; build it if there is none yet.
 
-    Documents no longer in the sources are removed.
+    Each source is checked first: a conditional request (ETag, Last-Modified) for a remote
+    one, size and time for files. A source that has not changed is not read and nothing of
+    it is embedded; only new or changed text is. Documents no longer in the sources are
+    removed. A source that fails is reported and its documents are kept. State (copies of
+    remote sources, fingerprints, a lock) lives beside the store, in DIRECTORY.state/.
+
+    Exit status: 0 up to date; 1 failed (nothing changed); 3 up to date but for the sources
+    that failed (their documents kept), or the state could not be saved; 75 another build or
+    update of DIRECTORY is running.
     """
-    sources = _sources(specs, sources_file)
-    if not sources:
-        raise click.UsageError("say which sources the index is built from: --sources FILE or --source SPEC")
-    embedder = make_embedder(ctx.obj, build=True)
-    report = _attempt("update", directory, lambda: update(
-        sources, directory, embedder, _build_options(max_sentences, index_type, workers)))
-    _echo_report(f"Updated index at {directory}: build {report.manifest.build_id}", report)
+    options = _build_options(max_sentences, index_type, workers, engine, address)
+
+    def work(session: Session) -> Outcome:
+        sources = _sources(specs, sources_file, session.mirror)
+        if not sources:
+            raise click.UsageError(
+                "say which sources the index is built from: --sources FILE or --source SPEC")
+        return session.update(sources, lambda: make_embedder(ctx.obj, build=True), options)
+
+    outcome = _locked("update", directory, work)
+    _echo_outcome(directory, outcome)
+    _exit_for(outcome)
 
 
 @index_group.command("remove")
@@ -174,24 +231,78 @@ def remove_command(directory: Path, doc_ids: tuple[str, ...], index_type: str) -
 
     A document still in the sources comes back at the next `aside index update`.
     """
-    report = _attempt("remove", directory, lambda: remove(
-        directory, doc_ids, BuildOptions(index_type=index_type, progress=True)))
+    def work(session: Session) -> BuildReport:
+        return remove(directory, doc_ids, BuildOptions(index_type=index_type, progress=True))
+
+    report = _locked("remove", directory, work)
     _echo_report(f"Removed {len(set(doc_ids))} document(s) from {directory}: "
                  f"build {report.manifest.build_id}", report)
 
 
-def _attempt(action: str, directory: Path, work: Callable[[], BuildReport]) -> BuildReport:
-    """Run a build step; a failure is the user's to read, and the store is untouched."""
+def _locked(action: str, directory: Path, work: Callable[[Session], T]) -> T:
+    """Run a build step holding the index's lock; a failure is the user's to read, and the
+    store is untouched. Exits with 75 when another run holds the lock."""
     try:
-        return work()
+        with Session(directory) as session:
+            return work(session)
+    except LockedError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EX_TEMPFAIL)
     except (BuildError, StoreError, ValueError, OSError) as exc:
         raise click.ClickException(f"{action} failed, nothing was changed at {directory}: {exc}") from exc
+
+
+def _exit_for(outcome: Outcome) -> None:
+    if outcome.state_error:
+        click.echo(f"Warning: build {outcome.build_id} is served, but the state beside it could "
+                   f"not be saved ({outcome.state_error}): the next update reads every source "
+                   "again", err=True)
+    if outcome.failed:
+        click.echo(f"{len(outcome.failed)} source(s) failed: their documents from the previous "
+                   "build were kept", err=True)
+    if outcome.failed or outcome.state_error:
+        sys.exit(3)
+
+
+_DOCS = ("new", "changed", "removed", "unchanged")
+
+
+def _echo_outcome(directory: Path, outcome: Outcome) -> None:
+    """What an update did: per source, then the build's own report (if one was written)."""
+    if outcome.report is None:
+        click.echo(f"Nothing changed at {directory}: build {outcome.build_id} kept, nothing written")
+    elif outcome.previous_build_id is None:
+        click.echo(f"Built index {outcome.build_id} at {directory} (there was none)")
+    else:
+        click.echo(f"Updated {directory}: build {outcome.build_id} replaces {outcome.previous_build_id}")
+    for source in outcome.sources:
+        counts = ", ".join(f"{source.documents[k]} {k}" for k in _DOCS if source.documents[k])
+        counts += " documents" if counts else ""
+        if source.status == "new":
+            counts = f"{source.documents['new']} documents"
+        if source.status == "failed":
+            line = f"FAILED: {source.detail}"
+            kept = source.documents["unchanged"]
+            line += (f"; its {kept} documents were kept" if kept else
+                     "; the documents it had are kept" if outcome.report is None else "")
+        elif source.status == "unchanged":
+            line = f"unchanged, not read: {source.detail}" + (f"; {counts}" if counts else "")
+        elif source.status == "read":
+            line = f"read again, no change ({counts or 'no documents'})"
+        else:
+            line = f"{source.status}: {counts or 'no documents'}"
+        click.echo(f"  {source.name}: {line}")
+    if outcome.report is not None:
+        _echo_report("Details:", outcome.report)
 
 
 def _echo_report(title: str, report: BuildReport) -> None:
     manifest = report.manifest
     click.echo(title)
     for stats in report.sources:
+        if stats.failed:
+            click.echo(f"  {stats.name}: FAILED: {stats.failed}")
+            continue
         click.echo(
             f"  {stats.name}: {stats.read} records, {stats.skipped} skipped, "
             f"{report.passages_by_source.get(stats.name, 0)} passages"
