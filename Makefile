@@ -1,5 +1,6 @@
 # The two set-up commands from the README:
-#   make serve   create .venv, install, export the model and build the default index if missing or stale, serve
+#   make serve   create .venv, install, export the model, build the index if missing (the Factbook
+#                first), serve, and bring the index up to the default sources in the background
 #   make test    create .venv, install (Chromium and the extension's npm packages too), run all tests
 PYTHON ?= python3
 VENV := .venv
@@ -11,15 +12,22 @@ ONNX_DIR := $(or $(ASIDE_ONNX_DIR),var/model-onnx)
 DATA_DIR := $(or $(ASIDE_DATA_DIR),$(abspath ../shared/data))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test index model install extension browser tools
+.PHONY: serve test index model install install-dev extension browser tools
 
+# What serving needs (make serve); the tests, linters and optional source kinds come on top
+# (make test): a first serve downloads less.
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 # torch goes first and pinned: an unpinned torch resolves to a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -27,9 +35,11 @@ index: $(INDEX_DIR)/manifest.json
 
 # The model is exported first and the build embeds with it, as the service does (about twice
 # torch's rate on 2 cores, same vectors); without a current export that passes the vector
-# check the build says why and embeds with sentence-transformers.
+# check the build says why and embeds with sentence-transformers. A missing index starts as
+# the Factbook alone (about 20,000 passages, 3 minutes), so that the service answers sooner;
+# `make serve` then brings in the rest of the default sources while it serves.
 $(INDEX_DIR)/manifest.json: | $(VENV)/.installed model
-	ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside index build --out $(INDEX_DIR)
+	ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside index build --out $(INDEX_DIR) --source factbook
 
 # The service embeds with the model exported to ONNX and OpenVINO (same vectors, a fifth of
 # the start-up time, about twice as fast); if the export fails it embeds with sentence-transformers.
@@ -38,7 +48,13 @@ model: | $(VENV)/.installed
 	$(BIN)/aside model export --out $(ONNX_DIR) --if-stale \
 		|| echo "ONNX export failed: building and serving with sentence-transformers"
 
+# Beside the service, in the background and niced, `aside index update` brings the index to
+# the default sources (the Factbook and the Wikipedia summaries): on a first serve it adds the
+# summaries (about 2.5 minutes), and the running service swaps the new build in; later it finds
+# nothing changed in a second, without loading the model. Its report: $(INDEX_DIR).update.log.
 serve: install model index
+	ASIDE_ONNX_DIR=$(ONNX_DIR) nohup nice -n 10 $(BIN)/aside index update $(INDEX_DIR) \
+		--source factbook --source wikipedia > $(INDEX_DIR).update.log 2>&1 &
 	ASIDE_INDEX_DIR=$(INDEX_DIR) ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside serve
 
 # The browser extension: npm packages from the lock file, then dist/chrome and dist/firefox.
@@ -64,7 +80,7 @@ tools: /usr/bin/strace
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq strace
 
-test: install extension browser tools
+test: install-dev extension browser tools
 	$(BIN)/ruff check server index tests bench gunicorn.conf.py
 	$(BIN)/mypy
 	cd extension && npm test --silent
