@@ -114,8 +114,11 @@ def _remote_source(spec: str, kind: str, url: str, remote: Mirror | None) -> Sou
     if kind in _URL_KINDS:
         if remote is None:  # fetched by the reader itself, each time
             return Source(spec, partial(_URL_KINDS[kind], location=url), None, spec, url)
-        return Source(spec, partial(_URL_KINDS[kind], location=url, fetch=remote.fetch),
-                      partial(_remote_state, remote, url), spec, url)
+        fetched = partial(_URL_KINDS[kind], location=url, fetch=remote.fetch)
+        if kind == "claimreview":  # feeds of hundreds of MB: read from the download, item by item
+            fetched = partial(iter_claimreviews, location=url, fetch=remote.fetch,
+                              download=remote.download)
+        return Source(spec, fetched, partial(_remote_state, remote, url), spec, url)
     if remote is None:
         raise ValueError(f"{kind}: a URL is downloaded by `aside index build` or `aside index update` "
                          f"(beside the index); here, download it and give its path")

@@ -195,43 +195,89 @@ def _record(review: dict[str, Any], parent: dict[str, Any] | None, graph: Graph,
 
 
 def iter_claimreviews(
-    stats: SourceStats, location: str, *, fetch: Callable[[str], Fetched] | None = None
+    stats: SourceStats, location: str, *, fetch: Callable[[str], Fetched] | None = None,
+    download: Callable[[str], Path] | None = None,
 ) -> Iterator[SourceRecord]:
     """Yield one record per ClaimReview; broken ones are reported with their location and skipped.
 
-    ``fetch`` gets a URL (default: ``index.fetch`` with the ``ASIDE_FETCH_*`` limits).
+    ``fetch`` gets a URL (default: ``index.fetch`` with the ``ASIDE_FETCH_*`` limits);
+    ``download`` (when given) gets it into a local file instead, so that a DataFeed of any
+    size is read item by item (as a local ``.json`` DataFeed is) rather than whole.
     """
     for where, url in locations(location, _SUFFIXES):
+        path = Path(where) if url is None else None
         if url is not None:
             try:
-                text = (fetch or default_fetcher().fetch)(url).text()
+                if download is not None:
+                    path = download(url)
+                else:
+                    text = (fetch or default_fetcher().fetch)(url).text()
             except FetchError as exc:
                 if url == location:  # the source itself, not one page of a list: it failed
                     raise
                 stats.skip("could not fetch", where=str(exc))
                 continue
+        if path is not None and _is_data_feed(path):
+            # the Data Commons feed is hundreds of MB: one item at a time, not one document
+            pages: Iterator[_Page] = _feed_items(path, where, url)
         else:
-            text = Path(where).read_text(encoding="utf-8", errors="replace")
-        page = _read(where, url, text, stats)
-        graph = Graph()
-        for _, value in page.values:
-            graph.add(value)
-        found = [(f"{place}: review {number}", review, parent) for place, value in page.values
-                 for number, (review, parent) in enumerate(graph.find("ClaimReview", value), start=1)]
-        if len(found) > 1:  # the page's <title> names one of its reviews, or all: none of them
-            page = replace(page, title=None)
+            if path is not None:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            pages = iter([_read(where, url, text, stats)])
+        found_any = False
         seen: set[str] = set()
-        for place, review, parent in found:
-            try:
-                record = _record(review, parent, graph, page, where)
-            except ValueError as exc:
-                stats.skip(str(exc), where=place)
-                continue
-            if record.doc_id in seen:
-                stats.skip("the same ClaimReview twice on one page", where=place)
-                continue
-            seen.add(record.doc_id)
-            stats.read += 1
-            yield with_read_date(record, stats, where=place)
-        if not found:
+        for page in pages:
+            for place, record in _reviews(page, where, stats, seen):
+                found_any = True
+                yield with_read_date(record, stats, where=place)
+        if not found_any:
             logger.info("%s: no ClaimReview found", where)
+
+
+def _reviews(page: _Page, where: str, stats: SourceStats,
+             seen: set[str]) -> Iterator[tuple[str, SourceRecord]]:
+    """The ClaimReviews on one page (or one item of a feed), as (location, record)."""
+    graph = Graph()
+    for _, value in page.values:
+        graph.add(value)
+    found = [(f"{place}: review {number}", review, parent) for place, value in page.values
+             for number, (review, parent) in enumerate(graph.find("ClaimReview", value), start=1)]
+    if len(found) > 1:  # the page's <title> names one of its reviews, or all: none of them
+        page = replace(page, title=None)
+    for place, review, parent in found:
+        try:
+            record = _record(review, parent, graph, page, where)
+        except ValueError as exc:
+            stats.skip(str(exc), where=place)
+            continue
+        if record.doc_id in seen:
+            stats.skip("the same ClaimReview twice on one page", where=place)
+            continue
+        seen.add(record.doc_id)
+        stats.read += 1
+        yield place, record
+
+
+def _is_data_feed(path: Path) -> bool:
+    """Whether a file is one JSON DataFeed (told from its first 64 KiB, where its keys are)."""
+    if path.suffix.lower() in (".html", ".htm", ".jsonl"):
+        return False
+    with path.open("rb") as raw:
+        head = raw.read(64 * 1024).lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"{") and b'"dataFeedElement"' in head
+
+
+def _feed_items(path: Path, where: str, url: str | None) -> Iterator[_Page]:
+    """Each ``dataFeedElement`` of a DataFeed file as a page of its own, streamed (ijson):
+    memory stays that of one item. A reference from one item to a node defined in another
+    is not followed (the Data Commons feed has none)."""
+    import ijson
+
+    with path.open("rb") as raw:
+        try:
+            for number, item in enumerate(ijson.items(raw, "dataFeedElement.item", use_float=True),
+                                          start=1):
+                yield _Page([(f"{where}: item {number}", item)], url=url)
+        except ijson.JSONError as exc:
+            raise ValueError(f"{where}: the DataFeed is not valid JSON ({exc}); the rest of it "
+                             "was not read") from exc

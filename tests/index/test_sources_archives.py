@@ -18,7 +18,7 @@ from index.sources.claimreview import iter_claimreviews
 from index.sources.mediawiki import iter_mediawiki, wikitext_to_text
 from index.sources.zim import iter_zim
 from index.store import Store
-from tests.conftest import FakeEmbedder
+from tests.conftest import FIXTURES, FakeEmbedder
 
 REVIEW = {
     "@context": "https://schema.org",
@@ -73,7 +73,7 @@ def test_claimreview_feed_and_broken_records_are_reported_and_skipped(tmp_path, 
     assert records[2].claimant == "A, B"
     assert stats.skipped == 2
     assert "broken.html: JSON-LD block 1" in caplog.text
-    assert "feed.json: review 2" in caplog.text and "claimReviewed" in caplog.text
+    assert "feed.json: item 2: review 1" in caplog.text and "claimReviewed" in caplog.text
 
 
 def test_claimreview_url_is_fetched_through_the_injected_fetch():
@@ -240,3 +240,26 @@ def test_a_file_that_is_not_a_zim_is_refused_with_a_clear_message(tmp_path, runn
 def test_new_kinds_need_a_location(kind):
     with pytest.raises(ValueError, match=f"{kind} needs"):
         parse_spec(f"{kind}:")
+
+
+def test_a_data_feed_is_read_item_by_item_with_the_same_records_as_a_list(tmp_path):
+    feed = json.loads((FIXTURES / "starter" / "claimreview-datafeed.json").read_text(encoding="utf-8"))
+    reviews = [review for element in feed["dataFeedElement"] for review in element["item"]]
+    (tmp_path / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    (tmp_path / "list.json").write_text(json.dumps(reviews), encoding="utf-8")
+    streamed = list(iter_claimreviews(SourceStats("a"), str(tmp_path / "feed.json")))
+    whole = list(iter_claimreviews(SourceStats("b"), str(tmp_path / "list.json")))
+    assert streamed and [(r.doc_id, r.text, r.rating, r.publisher, r.published) for r in streamed] == [
+        (r.doc_id, r.text, r.rating, r.publisher, r.published) for r in whole]
+
+
+def test_a_data_feed_cut_short_fails_after_the_items_before(tmp_path):
+    items = [{"@type": "DataFeedItem", "item": [dict(REVIEW, url=f"https://factcheck.example/{n}")]}
+             for n in range(50)]
+    text = json.dumps({"@type": "DataFeed", "dataFeedElement": items})
+    (tmp_path / "feed.json").write_text(text[: len(text) * 2 // 3], encoding="utf-8")
+    records = []
+    with pytest.raises(ValueError, match="the rest of it was not read"):
+        for record in iter_claimreviews(SourceStats("c"), str(tmp_path / "feed.json")):
+            records.append(record)
+    assert 20 < len(records) < 50
