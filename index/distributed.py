@@ -5,7 +5,8 @@ Only the work moves: this process (the driver) still decides what each record me
 the previous build, drops duplicates, spools passages to SQLite, writes the store and
 publishes it, exactly as a local build does, so both write the same store.
 
-    1. read     one task per source (``flat_map``): its records, then its counts or its failure
+    1. read     one task per source (``flat_map``) on the driver's node, where the files and
+                the downloads are: its records, then its counts or its failure
     2. chunk    records cut into passages (``map_batches``), in the order they were read
     3. embed    passages with no vector yet, through a pool of actors each holding the model
 
@@ -160,9 +161,13 @@ class RayEngine:
         ray = self._ray
         sources, options = self._sources, self._options
         items = [{"source": i} for i in range(len(sources))]
+        # Sources are read on the node running the build: their files are there, and so are
+        # the downloads of remote ones (DIR.state/, fetched while probing them); cutting and
+        # embedding, the costly stages, spread over the cluster.
+        here = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}  # Ray's own label
         # One block per source, so each is read by its own task.
         return (ray.data.from_items(items, override_num_blocks=max(1, len(items)))
-                .flat_map(_read_source, fn_args=(sources,))
+                .flat_map(_read_source, fn_args=(sources,), label_selector=here)
                 .map_batches(_chunk_batch, batch_size=64, batch_format="numpy",
                              fn_kwargs={"max_sentences": options.max_sentences,
                                         "max_chars": options.max_chars}))
