@@ -277,9 +277,10 @@ def _echo_outcome(directory: Path, outcome: Outcome) -> None:
         click.echo(f"Updated {directory}: build {outcome.build_id} replaces {outcome.previous_build_id}")
     for source in outcome.sources:
         counts = ", ".join(f"{source.documents[k]} {k}" for k in _DOCS if source.documents[k])
-        counts += " documents" if counts else ""
+        total = sum(source.documents[k] for k in _DOCS)
+        counts += (" document" if total == 1 else " documents") if counts else ""
         if source.status == "new":
-            counts = f"{source.documents['new']} documents"
+            counts = f"{total} document" + ("" if total == 1 else "s")
         if source.status == "failed":
             line = f"FAILED: {source.detail}"
             kept = source.documents["unchanged"]
