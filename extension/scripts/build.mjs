@@ -13,6 +13,9 @@ const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const readabilityDir = dirname(require.resolve("@mozilla/readability/package.json"));
 
 const DEFAULT_SERVICE = "http://127.0.0.1:8080/*";
+// Another service than the default, asked for by the options page when the reader saves it:
+// https anywhere, plain http only on this computer (shared/settings.js checkServiceUrl).
+const OTHER_SERVICES = ["https://*/*", "http://127.0.0.1/*", "http://localhost/*", "http://[::1]/*"];
 
 function manifest(browser) {
   const base = {
@@ -20,9 +23,10 @@ function manifest(browser) {
     name: "Aside",
     version: pkg.version,
     description: "Underlines the claims in news articles that have context, from your own Aside service.",
-    permissions: ["storage", "tabs"],
+    // storage: settings (sync), the API key (local), tab states and answers (session).
+    permissions: ["storage"],
     host_permissions: [DEFAULT_SERVICE],
-    optional_host_permissions: ["http://*/*", "https://*/*"],
+    optional_host_permissions: OTHER_SERVICES,
     action: { default_title: "Aside", default_popup: "popup/popup.html" },
     options_ui: { page: "options/options.html", open_in_tab: true },
     content_scripts: [

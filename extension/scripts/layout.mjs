@@ -12,4 +12,10 @@ export const CONTENT_SCRIPTS = [
   "content/controller.js",
   "content/main.js",
 ];
-export const BACKGROUND_SCRIPTS = ["shared/messages.js", "shared/settings.js", "background/api.js", "background/worker.js"];
+export const BACKGROUND_SCRIPTS = [
+  "shared/messages.js",
+  "shared/settings.js",
+  "shared/apikey.js",
+  "background/api.js",
+  "background/worker.js",
+];

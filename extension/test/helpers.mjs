@@ -70,3 +70,19 @@ export function anchorCase({ page: markup, sentences }) {
     return { exact: sentence.exact, found: { block, at, text: range.toString() } };
   });
 }
+
+/**
+ * Keep the shadow roots a window's scripts attach, closed ones included, so a test can read
+ * the card. (Only a test can do this: in a browser the content script's attachShadow is its
+ * own world's, out of a page script's reach.) Returns host -> root.
+ */
+export function captureShadowRoots(win) {
+  const roots = new Map();
+  const attach = win.Element.prototype.attachShadow;
+  win.Element.prototype.attachShadow = function attachShadow(init) {
+    const shadow = attach.call(this, init);
+    roots.set(this, shadow);
+    return shadow;
+  };
+  return roots;
+}

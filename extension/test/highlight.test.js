@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CONTENT, page } from "./helpers.mjs";
+import { CONTENT, captureShadowRoots, page } from "./helpers.mjs";
 
 test("without the Custom Highlight API, marks wrap the text and clear() restores the page", () => {
   const html = '<!doctype html><body><p id="p">Intro. <b>Mexico</b> exports <a href="#">cars</a> to the US. End.</p></body>';
@@ -23,22 +23,53 @@ test("without the Custom Highlight API, marks wrap the text and clear() restores
   assert.equal(p.innerHTML, before);
 });
 
-test("the controller opens a card on keyboard focus of a mark and closes it on Escape", () => {
+const SENTENCE = { exact: "Mexico exports cars to the US.", cards: [
+  { id: "1", text: "USA 76%", title: "Mexico — Exports - partners", url: "https://example.org/", publisher: "CIA World Factbook", published: "2023", kind: "factbook", license: null, score: 0.79 },
+] };
+
+function markedPage() {
   const html = '<!doctype html><body><p id="p">Mexico exports cars to the US. End.</p></body>';
   const win = page(html, { scripts: CONTENT });
+  const roots = captureShadowRoots(win);
   const p = win.document.getElementById("p");
   const range = win.AsideAnchor.rangeFromOffsets(p, 0, 30);
-  const sentence = { exact: "Mexico exports cars to the US.", cards: [
-    { id: "1", text: "USA 76%", title: "Mexico — Exports - partners", url: "https://example.org/", publisher: "CIA World Factbook", published: "2023", kind: "factbook", license: null, score: 0.79 },
-  ] };
-  const controller = win.AsideController.attach(win.document, [{ range, sentence }]);
+  return { win, roots, p, items: [{ range, sentence: SENTENCE }] };
+}
+
+const altShiftJ = (win) => new win.KeyboardEvent("keydown", { key: "J", code: "KeyJ", altKey: true, shiftKey: true, bubbles: true, cancelable: true });
+
+test("the controller opens a card on keyboard focus of a mark and closes it on Escape", () => {
+  const { win, roots, p, items } = markedPage();
+  // jsdom's synthetic events stand for the reader's here; the next test holds the default.
+  const controller = win.AsideController.attach(win.document, items, { trusted: () => true });
   win.document.querySelector("aside-mark").focus();
   const host = win.document.querySelector("aside-card");
-  assert.ok(host && host.shadowRoot.querySelector(".card"), "focus opened the card");
-  assert.match(host.shadowRoot.querySelector(".source").textContent, /CIA World Factbook/);
+  const shadow = roots.get(host);
+  assert.ok(host && shadow.querySelector(".card"), "focus opened the card");
+  assert.match(shadow.querySelector(".source").textContent, /CIA World Factbook/);
   win.document.dispatchEvent(new win.KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
-  assert.equal(host.shadowRoot.querySelector(".card"), null, "Escape closed it");
+  assert.equal(shadow.querySelector(".card"), null, "Escape closed it");
+  win.document.dispatchEvent(altShiftJ(win));
+  assert.ok(shadow.querySelector(".card"), "Alt+Shift+J opened it");
   controller.destroy();
   assert.equal(win.document.querySelector("aside-card"), null);
   assert.equal(p.innerHTML, "Mexico exports cars to the US. End.");
+});
+
+test("a page script can neither drive the cards nor read them", () => {
+  const { win, roots, items } = markedPage();
+  const controller = win.AsideController.attach(win.document, items);
+  // Events a script dispatches are not the reader's (isTrusted is false): nothing opens.
+  const key = altShiftJ(win);
+  win.document.dispatchEvent(key);
+  assert.equal(key.defaultPrevented, false, "the page's own event is left alone");
+  win.document.dispatchEvent(new win.MouseEvent("mousemove", { clientX: 5, clientY: 5, bubbles: true }));
+  assert.equal(win.document.querySelector("aside-card"), null, "no card opened");
+  // Opened by the reader, the card is in a closed shadow root: the page sees only its host.
+  controller.open(0);
+  const host = win.document.querySelector("aside-card");
+  assert.ok(roots.get(host).querySelector(".card"), "the card is shown");
+  assert.equal(host.shadowRoot, null, "host.shadowRoot is null: the root is closed");
+  assert.equal(host.textContent, "", "no card text in the page's DOM");
+  controller.destroy();
 });

@@ -111,3 +111,37 @@ test("a passage that fits is shown whole, with no button", () => {
   const card = win.AsideRender.buildCard(win.document, hostile);
   assert.equal(card.querySelector("button.more"), null);
 });
+
+test("text from the index is isolated: a right-to-left override cannot reorder the card's own words", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const RLO = "\u202e";
+  const card = win.AsideRender.buildCard(win.document, { exact: "Claim.", cards: [{
+    id: "1", text: `Mexico exports ${RLO}cars and trucks`, snippet: `${RLO}cars`, section: `Economy${RLO}`,
+    title: `Exports${RLO} table`, url: "https://a.example/", publisher: `Factbook${RLO}`, published: `2023${RLO}`,
+    kind: "fact-check", license: `CC${RLO}`, score: 0.7, rating: `False${RLO}`, claimant: `Someone${RLO}`,
+  }] }, { articleDate: "2025" });
+  win.document.body.appendChild(card);
+  // Each piece of index text is its own isolate, with the direction taken from its content.
+  const pieces = [...card.querySelectorAll("bdi")];
+  assert.ok(pieces.length >= 8, `${pieces.length} isolates`);
+  assert.ok(pieces.every((bdi) => bdi.getAttribute("dir") === "auto"));
+  const walker = win.document.createTreeWalker(card, win.NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!/[\u202a-\u202e\u2066-\u2069]/.test(node.data)) continue;
+    assert.equal(node.parentElement.localName, "bdi", `"${node.data}" is isolated`);
+    assert.ok(node.parentElement.closest(".card"), "inside the card");
+  }
+  // The passage and the source label: the label's two parts apart, our separator outside both.
+  const passage = card.querySelector(".passage");
+  assert.deepEqual([...passage.childNodes].map((n) => n.nodeName), ["#text", "BDI"]);
+  assert.equal(passage.querySelector("bdi").textContent, `${RLO}cars`);
+  const label = card.querySelector(".source a");
+  assert.deepEqual([...label.childNodes].map((n) => n.textContent), [`Factbook${RLO}`, " — ", `Exports${RLO} table`]);
+  assert.deepEqual([...label.childNodes].map((n) => n.nodeName), ["BDI", "#text", "BDI"]);
+  card.querySelector("button.more").click();
+  assert.equal(passage.querySelector("bdi").textContent, `Mexico exports ${RLO}cars and trucks`, "still isolated when opened");
+  assert.match(win.AsideRender.CARD_CSS, /bdi \{ unicode-bidi: isolate; \}/);
+  // The words around the pieces are still the card's, in order.
+  assert.equal(card.querySelector(".verdict").textContent, `Fact-check: rated “False${RLO}” by Factbook${RLO}`);
+  assert.match(card.querySelector(".meta").textContent, new RegExp(`^Dated 2023${RLO} · CC${RLO} · Close match$`));
+});

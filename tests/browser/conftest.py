@@ -82,34 +82,56 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory, service):
-    """Chromium with the extension, pointed at the test service."""
+def playwright():
+    """One Playwright for the session's browsers."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is not installed: run `make test`, which installs it")
     if not (EXTENSION / "manifest.json").is_file():
         pytest.fail("extension/dist/chrome is missing: run `npm run build` in extension/ (make test does)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("profile")),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--headless=new",
-                f"--disable-extensions-except={EXTENSION}",
-                f"--load-extension={EXTENSION}",
-                "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            ],
-        )
-        worker = context.service_workers[0] if context.service_workers else context.wait_for_event(
-            "serviceworker", timeout=15_000)
-        base, _app = service
-        worker.evaluate("url => chrome.storage.sync.set({serviceUrl: url})", base)
-        context.extension_id = worker.url.split("/")[2]
-        yield context
-        context.close()
+    with sync_playwright() as instance:
+        yield instance
+
+
+def _launch(playwright, profile: Path, service_url: str):
+    """Chromium with the extension on a fresh profile, pointed at the service."""
+    context = playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[
+            "--headless=new",
+            f"--disable-extensions-except={EXTENSION}",
+            f"--load-extension={EXTENSION}",
+            "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    )
+    worker = context.service_workers[0] if context.service_workers else context.wait_for_event(
+        "serviceworker", timeout=15_000)
+    worker.evaluate("url => chrome.storage.sync.set({serviceUrl: url})", service_url)
+    context.extension_id = worker.url.split("/")[2]
+    return context
+
+
+@pytest.fixture(scope="session")
+def browser(playwright, tmp_path_factory, service):
+    """Chromium with the extension, pointed at the test service."""
+    base, _app = service
+    context = _launch(playwright, tmp_path_factory.mktemp("profile"), base)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def own_browser(playwright, tmp_path_factory, service):
+    """A browser of the test's own, for a test that reloads the extension: after a reload this
+    headless Chromium injects no content scripts into new pages, which other tests need."""
+    base, _app = service
+    context = _launch(playwright, tmp_path_factory.mktemp("own-profile"), base)
+    yield context
+    context.close()
 
 
 @pytest.fixture
@@ -121,6 +143,64 @@ def page(browser):
     tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
     yield tab
     tab.close()
+
+
+def service_worker(browser):
+    """The extension's running service worker (a new one after the extension reloads)."""
+    own = f"chrome-extension://{browser.extension_id}/"
+    workers = [w for w in browser.service_workers if w.url.startswith(own)]
+    return workers[-1] if workers else browser.wait_for_event("serviceworker", timeout=15_000)
+
+
+def _attributes(node: dict) -> dict[str, str]:
+    flat = node.get("attributes", [])
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _find(node: dict, name: str) -> dict | None:
+    if node.get("localName") == name:
+        return node
+    for child in node.get("children", []) + node.get("shadowRoots", []):
+        found = _find(child, name)
+        if found:
+            return found
+    return None
+
+
+def card_in(page) -> dict | None:
+    """The open card as the browser holds it, read through the DevTools protocol: the card's
+    shadow root is closed, so neither page scripts nor Playwright's locators see inside it.
+    Returns {role, label, text, links: [(text, href)], tags}, or None when no card is shown."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        root = cdp.send("DOM.getDocument", {"depth": -1, "pierce": True})["root"]
+    finally:
+        cdp.detach()
+    host = _find(root, "aside-card")
+    if not host or not host.get("shadowRoots"):
+        return None
+    (shadow,) = host["shadowRoots"]
+    assert shadow["shadowRootType"] == "closed"
+    card = next((n for n in shadow.get("children", [])
+                 if "card" in _attributes(n).get("class", "").split()), None)
+    if card is None:
+        return None
+    tags: set[str] = set()
+    links: list[tuple[str, str]] = []
+
+    def text_of(node: dict) -> str:
+        if node.get("nodeType") == 3:
+            return node.get("nodeValue", "")
+        tags.add(node.get("localName", ""))
+        inner = "".join(text_of(child) for child in node.get("children", []))
+        if node.get("localName") == "a":
+            links.append((inner, _attributes(node).get("href", "")))
+        block = node.get("localName") in ("p", "li", "header", "footer", "ol", "div")
+        return inner + ("\n" if block else "")
+
+    attributes = _attributes(card)
+    return {"role": attributes.get("role"), "label": attributes.get("aria-label", ""),
+            "text": text_of(card), "links": links, "tags": tags}
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.1):

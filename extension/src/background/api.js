@@ -3,7 +3,10 @@
   "use strict";
 
   /**
-   * POST the article's blocks to /v1/context.
+   * POST the article's blocks to /v1/context: each block's id and text, the article's title
+   * (the service may read it as the article's lead) and language (which languages it can
+   * search), and nothing else: not the page's address, nor its date (the card works out the
+   * evidence's age in the page). settings.apiKey is the key for this service, or "".
    * @returns {Promise<{ok: true, answer: object} | {ok: false, error: string, status?: number}>}
    */
   async function fetchContext(settings, page, { fetchImpl = root.fetch.bind(root) } = {}) {
@@ -12,9 +15,7 @@
     const headers = { "Content-Type": "application/json" };
     if (settings.apiKey) headers["X-API-Key"] = settings.apiKey;
     const body = {
-      url: page.url,
-      title: page.title,
-      published: page.published || undefined,
+      title: page.title || undefined,
       lang: page.lang || undefined,
       blocks: page.blocks.map(({ id, text }) => ({ id, text })),
     };

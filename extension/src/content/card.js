@@ -1,4 +1,6 @@
-/* The hover card: one shadow-root host so the page's styles cannot reach it. */
+/* The hover card: one shadow-root host so the page's styles cannot reach it. The root is
+ * closed and its reference kept here only, so page scripts cannot read the card either
+ * (host.shadowRoot is null to them). */
 (function asideCard(root) {
   "use strict";
 
@@ -18,7 +20,7 @@
         ["top", "0"], ["left", "0"], ["display", "none"]]) {
         host.style.setProperty(name, value, "important");
       }
-      shadow = host.attachShadow({ mode: "open" });
+      shadow = host.attachShadow({ mode: "closed" });
       const style = doc.createElement("style");
       style.textContent = render.CARD_CSS;
       shadow.appendChild(style);
@@ -64,6 +66,7 @@
         hide();
         if (host) host.remove();
         host = null;
+        shadow = null;
       },
     };
   }

@@ -9,12 +9,18 @@
   const NEXT = "KeyJ";
   const PREV = "KeyK";
 
+  // Only the reader's own input drives the cards: a page script can dispatch Alt+Shift+J or a
+  // mousemove itself, and would otherwise open cards and move between them at will.
+  const fromReader = (event) => event.isTrusted === true;
+
   /**
    * @param {Document} doc
    * @param {{range: Range, sentence: object}[]} items  anchored sentences, in page order
+   * @param {{trusted?: (event: Event) => boolean}} options  trusted: which events to act on
+   *   (the reader's own, by default; the node tests' synthetic events are not)
    * @returns {{destroy(): void, highlights: object, open(i: number, focus?: boolean): void, close(): void}}
    */
-  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard, articleDate } = {}) {
+  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard, articleDate, trusted = fromReader } = {}) {
     const win = doc.defaultView;
     const marks = highlight.create(doc, items);
     const cardView = card.create(doc);
@@ -52,6 +58,7 @@
     }
 
     function onMove(event) {
+      if (!trusted(event)) return;
       if (cardView.contains(event.target)) {
         clearTimeout(leaveTimer);
         return;
@@ -75,6 +82,7 @@
     }
 
     function onKey(event) {
+      if (!trusted(event)) return;
       if (event.key === "Escape" && cardView.isOpen()) {
         close();
         return;
@@ -93,7 +101,9 @@
     }
 
     function onFocusIn(event) {
-      // Fallback marks are focusable: keyboard focus on one opens its card.
+      // Fallback marks are focusable: keyboard focus on one opens its card. (A page's own
+      // mark.focus() also gives a trusted event: it opens a card the page still cannot read.)
+      if (!trusted(event)) return;
       const mark = event.target && event.target.closest ? event.target.closest(highlight.MARK) : null;
       if (mark) open(Number(mark.dataset.index));
     }

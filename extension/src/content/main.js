@@ -1,12 +1,17 @@
 /* Content-script entry: 1 read settings, 2 extract the article's blocks, 3 ask the
  * background for context (new blocks only), 4 anchor, 5 highlight and wire cards,
- * 6 watch for changes and repeat. Never throws into the page. */
+ * 6 watch for changes and repeat. Never throws into the page. When the extension goes away
+ * (reloaded, updated, removed), it takes its highlights, card and listeners with it. */
 (function asideMain(root) {
   "use strict";
 
   const { AsideMessages: MSG, AsideSettings: Settings, AsideBlocks: Blocks } = root;
   const api = root.chrome || root.browser;
   const REREAD_MS = 1200;
+  // Events that show the reader is back on the page: each checks that the extension is still
+  // there (a reload in another tab leaves this script orphaned, with nothing to tell it).
+  const LIVENESS_EVENTS = ["mousemove", "keydown", "focusin", "scroll", "visibilitychange", "pageshow"];
+  const RECHECK_MS = [200, 1000, 3000];
 
   // Block text -> the sentences the service found in it (offsets relative to the text), so a
   // text is sent once per page however often it appears (a "key fact" box repeats a paragraph).
@@ -14,10 +19,12 @@
   const ids = Blocks.createIds(); // block ids stay unique for the page, across reads
   let controller = null;
   let observer = null;
+  let port = null;
   let rereadTimer = 0;
   let lastHash = "";
   let lastUrl = location.href;
   let running = false;
+  let dead = false;
 
   function alive() {
     try {
@@ -27,7 +34,31 @@
     }
   }
 
+  /**
+   * A port to the worker, only to hear when the extension goes away: its disconnect with the
+   * extension gone means tear down. The worker's going to sleep also disconnects it (the
+   * extension is still there then); the next message connects again, so an idle page does not
+   * keep waking the worker.
+   */
+  function connect() {
+    if (port || dead) return;
+    try {
+      port = api.runtime.connect({ name: "aside-liveness" });
+      port.onDisconnect.addListener(() => {
+        void api.runtime.lastError;
+        port = null;
+        // Chrome closes the port a moment before the orphaned script's runtime loses its id:
+        // look again shortly after (a worker that only went to sleep passes every look).
+        if (checkAlive()) for (const ms of RECHECK_MS) setTimeout(checkAlive, ms);
+      });
+    } catch (_error) {
+      port = null;
+      checkAlive();
+    }
+  }
+
   function send(message) {
+    connect();
     return new Promise((resolve) => {
       try {
         api.runtime.sendMessage(message, (reply) => {
@@ -40,8 +71,9 @@
     });
   }
 
+  // The worker files the report under this tab and page as the browser names them.
   function report(state) {
-    return send({ type: MSG.CS_BG_REPORT_STATE, state: { url: location.href, ...state } });
+    return send({ type: MSG.CS_BG_REPORT_STATE, state });
   }
 
   function teardown() {
@@ -49,17 +81,39 @@
     controller = null;
   }
 
-  function cleanupIfInvalidated() {
-    if (alive()) return false;
-    // The extension was reloaded or removed: leave the page as we found it.
+  /** The extension is gone: leave the page as we found it, and stop listening to anything. */
+  function shutDown() {
+    if (dead) return;
+    dead = true;
     teardown();
     if (observer) observer.disconnect();
+    observer = null;
     clearTimeout(rereadTimer);
-    return true;
+    for (const type of LIVENESS_EVENTS) root.removeEventListener(type, checkAlive, true);
+    try {
+      api.runtime.onMessage.removeListener(onMessage);
+    } catch (_error) {
+      // the API went with the extension
+    }
+    try {
+      if (port) port.disconnect();
+    } catch (_error) {
+      // already gone
+    }
+    port = null;
+    known.clear();
+  }
+
+  /** Tear down if the extension went away; true if it did. */
+  function checkAlive() {
+    if (dead) return false;
+    if (alive()) return true;
+    shutDown();
+    return false;
   }
 
   async function run(trigger) {
-    if (cleanupIfInvalidated()) return;
+    if (!checkAlive()) return;
     if (running) {
       schedule(); // a change arrived mid-run: look again afterwards
       return;
@@ -91,18 +145,18 @@
       const fresh = article.blocks.filter((b) => !known.has(b.text) && !asked.has(b.text) && asked.add(b.text));
       let answer = null;
       if (fresh.length) {
+        // The worker takes the page's address from the browser, not from this message.
         const reply = await send({
           type: MSG.CS_BG_GET_CONTEXT,
           page: {
-            url: location.href,
             title: article.title,
-            published: article.published,
             lang: article.lang,
             blocks: fresh,
             // Ids are part of the key: a cached answer names the blocks it was asked about.
             hash: Blocks.hash(fresh.map((b) => `${b.id}\u241f${b.text}`).join("\n")),
           },
         });
+        if (dead) return;
         if (!reply || !reply.ok) {
           await report({ status: "service-unavailable", error: (reply && reply.error) || "no answer" });
           return; // quiet: the popup says what happened, the page shows nothing
@@ -115,6 +169,7 @@
           if (text !== undefined) known.get(text).push(sentence);
         }
       }
+      if (dead) return;
       // 4. Anchor every known sentence in each current block, repeated texts included. Fallback
       // marks go first: they split the page's text nodes, and ranges must be taken after.
       if (observer) observer.disconnect();
@@ -156,8 +211,10 @@
 
   // 6. Dynamic pages: re-read after a quiet moment when the article or the URL changes.
   function watch() {
+    if (dead) return;
     if (!observer) {
       observer = new MutationObserver((records) => {
+        if (!checkAlive()) return;
         const relevant = records.some((r) => !ours(r.target) && ![...r.addedNodes, ...r.removedNodes].every(ours));
         if (relevant || location.href !== lastUrl) schedule();
       });
@@ -167,6 +224,7 @@
 
   function schedule() {
     clearTimeout(rereadTimer);
+    if (dead) return;
     rereadTimer = setTimeout(() => {
       if (location.href !== lastUrl) {
         lastUrl = location.href;
@@ -176,10 +234,12 @@
     }, REREAD_MS);
   }
 
-  api.runtime.onMessage.addListener((message) => {
+  function onMessage(message) {
     if (message && message.type === MSG.BG_CS_RUN_NOW) run("click");
-  });
+  }
 
+  api.runtime.onMessage.addListener(onMessage);
+  for (const type of LIVENESS_EVENTS) root.addEventListener(type, checkAlive, true);
   watch();
   run("load");
 })(typeof self !== "undefined" ? self : globalThis);

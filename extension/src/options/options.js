@@ -1,50 +1,60 @@
-/* Options: bound to shared/settings.js. */
+/* Options: bound to shared/settings.js, and to shared/apikey.js for the key (kept in
+ * storage.local, never synced, and never given to a content script). */
 (function asideOptions(root) {
   "use strict";
 
-  const Settings = root.AsideSettings;
+  const { AsideSettings: Settings, AsideApiKey: ApiKey } = root;
+  const api = root.chrome || root.browser;
   const $ = (id) => document.getElementById(id);
 
   async function fill() {
     const s = await Settings.load();
+    await ApiKey.migrate(s.serviceUrl);
+    const key = await ApiKey.load();
     $("enabled").checked = s.enabled;
     $("serviceUrl").value = s.serviceUrl;
-    $("apiKey").value = s.apiKey;
+    $("apiKey").value = key ? key.key : "";
     $("clickToSend").checked = s.clickToSend;
     $("allowSites").value = s.allowSites.join("\n");
     $("denySites").value = s.denySites.join("\n");
   }
 
-  $("form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    let serviceUrl;
+  /** Ask the browser for access to the service; true only if it is granted. */
+  async function mayReach(origin) {
     try {
-      const url = new URL($("serviceUrl").value.trim());
-      if (!/^https?:$/.test(url.protocol)) throw new Error("not http");
-      serviceUrl = url.origin;
+      return Boolean(api.permissions && (await api.permissions.request({ origins: [`${origin}/*`] })));
     } catch (_error) {
-      $("saved").textContent = "The service URL must be an http:// or https:// address.";
-      return;
+      return false; // not a pattern the manifest offers, or the browser refused
     }
-    // Another service than the default needs the browser's permission to reach it
-    // (the service's CORS list must also name this extension; see docs/operations.md).
-    const api = root.chrome || root.browser;
-    try {
-      if (api.permissions) await api.permissions.request({ origins: [`${serviceUrl}/*`] });
-    } catch (_error) {
-      // Refused or unsupported: the service's CORS answer may still allow the calls.
-    }
-    const ok = await Settings.save({
-      enabled: $("enabled").checked,
-      serviceUrl,
-      apiKey: $("apiKey").value.trim(),
-      clickToSend: $("clickToSend").checked,
-      allowSites: Settings.parseSites($("allowSites").value),
-      denySites: Settings.parseSites($("denySites").value),
-    });
-    $("saved").textContent = ok ? "Saved." : "Could not save the settings.";
-    await fill();
-  });
+  }
 
+  async function submit(event) {
+    event.preventDefault();
+    const say = (text) => {
+      $("saved").textContent = text;
+    };
+    const service = Settings.checkServiceUrl($("serviceUrl").value);
+    if (!service.ok) return say(service.error);
+    const allow = Settings.checkSites($("allowSites").value);
+    const deny = Settings.checkSites($("denySites").value);
+    const invalid = [...allow.invalid, ...deny.invalid];
+    if (invalid.length) return say(`Not a site name: ${invalid.join(", ")}. Nothing was saved.`);
+    // The permission request comes first: the browser grants one only during the click.
+    if (!(await mayReach(service.origin))) {
+      return say(`The browser did not allow Aside to reach ${service.origin}; nothing was saved.`);
+    }
+    const saved = await Settings.save({
+      enabled: $("enabled").checked,
+      serviceUrl: service.origin,
+      clickToSend: $("clickToSend").checked,
+      allowSites: allow.sites,
+      denySites: deny.sites,
+    });
+    const keySaved = saved && (await ApiKey.save($("apiKey").value.trim(), service.origin));
+    say(saved && keySaved ? "Saved." : "Could not save the settings.");
+    await fill();
+  }
+
+  $("form").addEventListener("submit", submit);
   fill();
 })(typeof self !== "undefined" ? self : globalThis);

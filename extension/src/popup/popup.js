@@ -31,9 +31,17 @@
     });
   }
 
+  /** The tab the popup was opened over. Its id needs no `tabs` permission (its URL would). */
   async function activeTab() {
     const [tab] = await api.tabs.query({ active: true, currentWindow: true });
     return tab;
+  }
+
+  function isolated(text) {
+    const bdi = document.createElement("bdi");
+    bdi.dir = "auto";
+    bdi.textContent = String(text);
+    return bdi;
   }
 
   function show(state, settings) {
@@ -54,7 +62,11 @@
     for (const request of state.sent || []) {
       const item = document.createElement("li");
       const when = new Date(request.at).toLocaleTimeString();
-      item.textContent = `${when}, ${request.texts.length} paragraphs:\n${request.texts.join("\n\n")}`;
+      // The page's text, each piece isolated: a right-to-left override in it cannot reorder ours.
+      const title = request.title ? ["title “", isolated(request.title), "”, "] : [];
+      const lang = request.lang ? [`language ${request.lang}, `] : [];
+      item.append(`${when}: `, ...title, ...lang, `${request.texts.length} paragraphs:`);
+      for (const text of request.texts) item.append("\n\n", isolated(text));
       list.appendChild(item);
     }
     $("sent-count").textContent = String((state.sent || []).length);
@@ -70,7 +82,7 @@
   async function runNow() {
     const tab = await activeTab();
     if (!tab) return;
-    const reply = await send({ type: MSG.PU_CS_RUN_NOW, tabId: tab.id });
+    const reply = await send({ type: MSG.PU_BG_RUN_NOW, tabId: tab.id });
     if (reply && !reply.ok) $("status").textContent = reply.error;
     setTimeout(refresh, 600);
   }

@@ -1,6 +1,8 @@
 /* Card rendering, shared by the extension's content script and the service's demo page.
  * Every piece of text goes in through textContent: passages come from an index that an
- * operator fills from the web, and must never become markup. */
+ * operator fills from the web, and must never become markup. Every piece of text from the
+ * index also goes in its own <bdi dir="auto">: a right-to-left override (U+202E) or an
+ * Arabic title then stays inside its piece and cannot reorder the card's own words. */
 (function asideRender(root) {
   "use strict";
 
@@ -27,6 +29,7 @@
     button:focus-visible, button:hover { background: var(--line); color: var(--fg); }
     ol { list-style: none; margin: 0; padding: 0; }
     li + li { border-top: 1px solid var(--line); margin-top: 8px; padding-top: 8px; }
+    bdi { unicode-bidi: isolate; }
     .passage { margin: 0 0 6px; }
     .section { margin: 0 0 2px; color: var(--muted); font-size: 12px; font-weight: 600; }
     button.more { font-size: 12px; color: var(--accent); text-decoration: underline; padding: 0;
@@ -76,21 +79,65 @@
     return line;
   }
 
+  /** "Dated 2015 · 10 years before this article", the date isolated (see dateLine). */
+  function dateParts(published, articleDate) {
+    if (!published) return ["Undated"];
+    const parts = ["Dated ", isolated(published)];
+    const evidence = yearOf(published);
+    const article = yearOf(articleDate);
+    if (evidence && article && article - evidence >= OLD_EVIDENCE_YEARS) {
+      parts.push(` · ${article - evidence} years before this article`);
+    }
+    return parts;
+  }
+
+  /** The source's label ("publisher — title"), each part isolated, as a link when it has one. */
   function sourceLink(doc, source) {
-    const label = [source.publisher, source.title].filter(Boolean).join(" — ") || "Source";
+    const names = [source.publisher, source.title].filter(Boolean);
+    const parts = names.length ? names.flatMap((name, n) => (n ? [" — ", isolated(name)] : [isolated(name)])) : ["Source"];
     const href = source.url ? safeUrl(source.url) : null;
-    if (!href) return doc.createTextNode(label);
-    const link = el(doc, "a", "", label);
+    if (!href) return el(doc, "span", "label", parts);
+    const link = el(doc, "a", "label", parts);
     link.href = href;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
     return link;
   }
 
-  function el(doc, tag, className, text) {
+  /** Text from the index (or the page): shown in a <bdi dir="auto"> of its own. */
+  function isolated(text) {
+    return { isolate: String(text) };
+  }
+
+  /**
+   * An element with some content: a string (our own words) or a list of parts, each a
+   * string or isolated(text).
+   */
+  function el(doc, tag, className, content) {
     const node = doc.createElement(tag);
     if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (content !== undefined && content !== null) fill(doc, node, content);
+    return node;
+  }
+
+  function fill(doc, node, content) {
+    if (!Array.isArray(content)) {
+      node.textContent = String(content);
+      return node;
+    }
+    node.replaceChildren();
+    for (const part of content) {
+      if (part && typeof part === "object" && "isolate" in part) {
+        const bdi = doc.createElement("bdi");
+        bdi.dir = "auto";
+        bdi.textContent = part.isolate;
+        node.appendChild(bdi);
+      } else if (part && typeof part === "object" && part.nodeType) {
+        node.appendChild(part);
+      } else {
+        node.appendChild(doc.createTextNode(String(part)));
+      }
+    }
     return node;
   }
 
@@ -119,41 +166,38 @@
       const li = el(doc, "li");
       // A fact-check: the reviewer's rating of the claim, and who made the claim.
       if (item.rating) {
-        const by = item.publisher ? ` by ${item.publisher}` : "";
-        li.appendChild(el(doc, "p", "verdict", `Fact-check: rated “${item.rating}”${by}`));
+        const by = item.publisher ? [" by ", isolated(item.publisher)] : [];
+        li.appendChild(el(doc, "p", "verdict", ["Fact-check: rated “", isolated(item.rating), "”", ...by]));
       }
-      if (item.section) li.appendChild(el(doc, "p", "section", item.section));
+      if (item.section) li.appendChild(el(doc, "p", "section", [isolated(item.section)]));
       // The matching sentences first; the whole passage on demand.
       const short = item.snippet && item.snippet !== item.text ? item.snippet : null;
-      const passage = el(doc, "p", "passage", item.rating ? `Claim: ${short || item.text}` : short || item.text);
+      const passageParts = (text) => (item.rating ? ["Claim: ", isolated(text)] : [isolated(text)]);
+      const passage = el(doc, "p", "passage", passageParts(short || item.text));
       li.appendChild(passage);
       if (short) {
         const more = el(doc, "button", "more", "Show the whole passage");
         more.setAttribute("aria-expanded", "false");
         more.addEventListener("click", () => {
           const open = more.getAttribute("aria-expanded") === "true";
-          passage.textContent = item.rating ? `Claim: ${open ? short : item.text}` : open ? short : item.text;
+          fill(doc, passage, passageParts(open ? short : item.text));
           more.setAttribute("aria-expanded", String(!open));
           more.textContent = open ? "Show the whole passage" : "Show less";
         });
         li.appendChild(more);
       }
-      if (item.claimant) li.appendChild(el(doc, "p", "claimant", `Claimed by ${item.claimant}`));
+      if (item.claimant) li.appendChild(el(doc, "p", "claimant", ["Claimed by ", isolated(item.claimant)]));
       const source = el(doc, "p", "source");
       source.appendChild(sourceLink(doc, item));
       li.appendChild(source);
       // Near-identical passages from other sources are named on the same card.
       const others = (item.sources || []).slice(1);
       if (others.length) {
-        const also = el(doc, "p", "also", "Also in: ");
-        others.forEach((other, n) => {
-          if (n) also.appendChild(doc.createTextNode("; "));
-          also.appendChild(sourceLink(doc, other));
-        });
+        const also = el(doc, "p", "also", ["Also in: ", ...others.flatMap((other, n) => (n ? ["; ", sourceLink(doc, other)] : [sourceLink(doc, other)]))]);
         li.appendChild(also);
       }
-      const meta = [dateLine(item.published, articleDate), item.license].filter(Boolean);
-      const metaLine = el(doc, "p", "meta", meta.join(" · ") + " · ");
+      const license = item.license ? [" · ", isolated(item.license)] : [];
+      const metaLine = el(doc, "p", "meta", [...dateParts(item.published, articleDate), ...license, " · "]);
       const match = el(doc, "span", "match", scoreWords(Number(item.score)));
       match.title = `Similarity ${Number(item.score).toFixed(2)} (1.00 = same meaning)`;
       metaLine.appendChild(match);
