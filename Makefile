@@ -65,12 +65,17 @@ extension/node_modules/.installed: extension/package.json extension/package-lock
 extension: extension/node_modules/.installed
 	cd extension && npm run --silent build
 
-# Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
-browser: /usr/bin/chromium
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work here),
+# and the shared scenarios Debian's Firefox ESR too (puppeteer-core over WebDriver BiDi).
+browser: /usr/bin/chromium /usr/bin/firefox-esr
 
 /usr/bin/chromium:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
+/usr/bin/firefox-esr:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq firefox-esr
 
 # strace lets the Ray test (tests/index/test_ray_engine.py) see every socket Ray's processes
 # open, and check that none reaches beyond loopback.

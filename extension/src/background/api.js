@@ -48,4 +48,4 @@
   }
 
   root.AsideApi = Object.freeze({ fetchContext });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

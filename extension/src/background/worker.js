@@ -135,4 +135,4 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
       await Settings.serial(() => ApiKey.migrate(settings.serviceUrl));
     });
   }
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

@@ -176,4 +176,4 @@
   }
 
   root.AsideAnchor = Object.freeze({ anchor, hidden, pieces, rangeFromOffsets, textOf, unitIndex });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

@@ -181,4 +181,4 @@
   }
 
   root.AsideBlocks = Object.freeze({ createIds, extract, hash, normalise, publishedDate });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

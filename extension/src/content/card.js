@@ -72,4 +72,4 @@
   }
 
   root.AsideCard = Object.freeze({ create, HOST });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

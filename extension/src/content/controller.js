@@ -135,4 +135,4 @@
   }
 
   root.AsideController = Object.freeze({ attach, DWELL_MS });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

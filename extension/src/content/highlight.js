@@ -124,4 +124,4 @@
   }
 
   root.AsideHighlight = Object.freeze({ create, supportsHighlights, NAME, ACTIVE, MARK });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

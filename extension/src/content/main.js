@@ -242,4 +242,4 @@
   for (const type of LIVENESS_EVENTS) root.addEventListener(type, checkAlive, true);
   watch();
   run("load");
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

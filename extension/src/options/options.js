@@ -57,4 +57,4 @@
 
   $("form").addEventListener("submit", submit);
   fill();
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

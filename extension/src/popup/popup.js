@@ -99,4 +99,4 @@
     if (settings.clickToSend) await runNow();
     await refresh();
   })();
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

@@ -71,4 +71,4 @@
   }
 
   root.AsideApiKey = Object.freeze({ load, save, forService, migrate });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

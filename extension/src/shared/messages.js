@@ -1,7 +1,10 @@
 /* Message types between the parts of the extension; the direction is in the name:
  * CS = content script, BG = background, PU = popup. Loaded in every context. The worker
  * checks the sender against the name: CS_* only from a content script (the browser names
- * its tab), PU_* only from an extension page. */
+ * its tab), PU_* only from an extension page.
+ * Every file's wrapper is given globalThis, never self: in a Firefox content script, self is
+ * the page's window (seen through a wrapper), not the script's own global, where `browser`,
+ * `chrome` and Readability are. */
 (function asideMessages(root) {
   "use strict";
   root.AsideMessages = Object.freeze({
@@ -11,4 +14,4 @@
     PU_BG_RUN_NOW: "PU_BG_RUN_NOW", // toolbar click in "only when I click" mode, for a tab
     BG_CS_RUN_NOW: "BG_CS_RUN_NOW", // the worker passes that click on to the tab's content script
   });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

@@ -210,4 +210,4 @@
   }
 
   root.AsideRender = Object.freeze({ CARD_CSS, buildCard, dateLine, scoreWords, safeUrl });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

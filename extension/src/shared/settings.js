@@ -204,4 +204,4 @@
     DEFAULTS, load, save, serial, sessionGet, sessionSet, sessionRemove, sessionUpdate,
     normaliseSite, checkSites, parseSites, allowedOn, checkServiceUrl,
   });
-})(typeof self !== "undefined" ? self : globalThis);
+})(globalThis);

@@ -1,0 +1,351 @@
+// One small driver over puppeteer-core for the shared browser scenarios (issue 18): Debian's
+// Chromium over CDP, Firefox ESR over WebDriver BiDi. No browser is downloaded; the extension is
+// installed unpacked from dist/chrome or dist/firefox, as the browser's own debugging protocol
+// does it (CDP Extensions.loadUnpacked / BiDi webExtension.install).
+//
+// The handle is the same in both browsers:
+//   const b = await launch({ browser: "firefox", extensionDir });
+//   await b.setSettings({ serviceUrl });          // the extension's storage.sync
+//   const page = await b.newPage();
+//   await page.goto(url); await page.waitFor(() => ..., ...args);
+//   await page.mouse(x, y); await page.press("Alt+Shift+KeyJ");   // trusted input
+//   const card = await page.card();               // read through the protocol, not the page
+//   await page.screenshot(path); await b.close();
+//
+// Everything that reaches inside the extension (its storage, its pages, the closed shadow root of
+// the card) goes through the browser's debugging protocol, never through something a page script
+// could also use.
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import puppeteer from "puppeteer-core";
+
+export const EXECUTABLES = { chromium: "/usr/bin/chromium", firefox: "/usr/bin/firefox-esr" };
+const HOST = "aside-card";
+
+/**
+ * Start a browser with the unpacked extension installed.
+ * @param {{browser: "chromium"|"firefox", extensionDir: string, executablePath?: string,
+ *          headless?: boolean, timeout?: number}} options
+ */
+export async function launch({ browser, extensionDir, executablePath, headless = true, timeout = 30_000 }) {
+  const dir = resolve(extensionDir);
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  const executable = executablePath || EXECUTABLES[browser];
+  if (!executable) throw new Error(`unknown browser ${browser}`);
+  if (!existsSync(executable)) throw new Error(`${browser} is not installed at ${executable}`);
+  const started = Date.now();
+  const handle = browser === "firefox"
+    ? await launchFirefox({ dir, manifest, executable, headless, timeout })
+    : await launchChromium({ dir, executable, headless, timeout });
+  handle.launchMs = Date.now() - started;
+  return handle;
+}
+
+// --- Chromium: CDP, the extension loaded with Extensions.loadUnpacked ----------------------
+
+async function launchChromium({ dir, executable, headless, timeout }) {
+  const browser = await puppeteer.launch({
+    browser: "chrome",
+    executablePath: executable,
+    headless,
+    timeout,
+    // Extensions.loadUnpacked needs the pipe and --enable-unsafe-extension-debugging, which
+    // enableExtensions adds (it also drops puppeteer's default --disable-extensions). The
+    // extension is installed below rather than by enableExtensions: [dir], whose install
+    // puppeteer 24.43 does not wait for.
+    pipe: true,
+    enableExtensions: true,
+    defaultViewport: { width: 1280, height: 900 },
+    dumpio: Boolean(process.env.ASIDE_DUMPIO),
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+  let extensionId;
+  try {
+    extensionId = await browser.installExtension(dir);
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
+  const origin = `chrome-extension://${extensionId}`;
+
+  /** Run fn in one of the extension's pages (opened for the call, then closed). */
+  async function inExtension(fn, ...args) {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${origin}/options/options.html`);
+      return await page.evaluate(fn, ...args);
+    } finally {
+      await page.close();
+    }
+  }
+
+  return common(browser, {
+    name: "chromium",
+    extensionId,
+    origin,
+    inExtension,
+    sessionStorage: () => inExtension(() => chrome.storage.session.get(null)),
+    async openExtensionPage(path) {
+      const page = await browser.newPage();
+      await page.goto(`${origin}/${path}`);
+      return wrapPage(page, readCardCdp);
+    },
+    wrap: (page) => wrapPage(page, readCardCdp),
+  });
+}
+
+/** The card's tree through CDP: DOM.getDocument pierces closed shadow roots. */
+async function readCardCdp(page) {
+  const cdp = await page.createCDPSession();
+  let root;
+  try {
+    ({ root } = await cdp.send("DOM.getDocument", { depth: -1, pierce: true }));
+  } finally {
+    await cdp.detach();
+  }
+  const fromCdp = (node) => ({
+    type: node.nodeType,
+    name: (node.localName || "").toLowerCase(),
+    value: node.nodeValue || "",
+    attrs: Object.fromEntries((node.attributes || []).flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1]]]))),
+    children: (node.children || []).map(fromCdp),
+    shadow: (node.shadowRoots || []).map((s) => ({ mode: s.shadowRootType, children: (s.children || []).map(fromCdp) }))[0] || null,
+  });
+  const host = findNode(fromCdp(root), HOST);
+  return host;
+}
+
+// --- Firefox: WebDriver BiDi, the extension installed with webExtension.install -------------
+
+async function launchFirefox({ dir, manifest, executable, headless, timeout }) {
+  const id = manifest.browser_specific_settings && manifest.browser_specific_settings.gecko
+    && manifest.browser_specific_settings.gecko.id;
+  if (!id) throw new Error("the Firefox manifest needs browser_specific_settings.gecko.id");
+  // The moz-extension:// host is a per-profile UUID; fixing it in the profile names the origin.
+  const uuid = randomUUID();
+  const browser = await puppeteer.launch({
+    browser: "firefox",
+    protocol: "webDriverBiDi",
+    executablePath: executable,
+    headless,
+    timeout,
+    defaultViewport: { width: 1280, height: 900 },
+    // Firefox's BiDi does not reach extension contexts (bug 1755014): extension storage and
+    // pages go through the privileged ("chrome") scope, which this flag opens to the session.
+    args: ["--remote-allow-system-access"],
+    dumpio: Boolean(process.env.ASIDE_DUMPIO), // the browser's own output, for debugging
+    extraPrefsFirefox: {
+      "extensions.webextensions.uuids": JSON.stringify({ [id]: uuid }),
+      // Extension errors (content scripts, background) on Firefox's stdout, for dumpio.
+      "devtools.console.stdout.content": true,
+      "devtools.console.stdout.chrome": true,
+    },
+  });
+  let installed;
+  try {
+    installed = await browser.installExtension(dir);
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
+  if (installed !== id) {
+    await browser.close();
+    throw new Error(`Firefox installed ${installed}, expected ${id}`);
+  }
+  const [first] = await browser.pages();
+  const session = first.mainFrame().browsingContext.userContext.browser.session;
+
+  /** Call fn (a function's source) with JSON-able args in the browser's privileged scope. */
+  async function privileged(fn, ...args) {
+    const { result: tree } = await session.send("browsingContext.getTree", { "moz:scope": "chrome", maxDepth: 0 });
+    const context = tree.contexts[0].context;
+    const { result } = await session.send("script.callFunction", {
+      functionDeclaration: `async (json) => JSON.stringify(await (${fn})(...JSON.parse(json)))`,
+      awaitPromise: true,
+      target: { context },
+      arguments: [{ type: "string", value: JSON.stringify(args) }],
+      resultOwnership: "none",
+    });
+    if (result.type === "exception") throw new Error(`privileged: ${result.exceptionDetails.text}`);
+    const value = result.result.value;
+    return value === undefined ? undefined : JSON.parse(value);
+  }
+
+  return common(browser, {
+    name: "firefox",
+    extensionId: id,
+    origin: `moz-extension://${uuid}`,
+    privileged,
+    async inExtension() {
+      throw new Error("Firefox's BiDi cannot run script in extension pages (bug 1755014)");
+    },
+    /** storage.sync as the extension sees it (Firefox keeps it in the parent process). */
+    async setSyncStorage(items) {
+      await privileged(async (extensionId, values) => {
+        const { extensionStorageSync } = ChromeUtils.importESModule(
+          "resource://gre/modules/ExtensionStorageSync.sys.mjs");
+        await extensionStorageSync.set({ id: extensionId }, values);
+      }, id, items);
+    },
+    /** storage.session (the worker's per-tab states), read in the parent process. */
+    async sessionStorage() {
+      return privileged((extensionId) => {
+        const { ExtensionParent } = ChromeUtils.importESModule("resource://gre/modules/ExtensionParent.sys.mjs");
+        const { extensionStorageSession } = ChromeUtils.importESModule(
+          "resource://gre/modules/ExtensionStorage.sys.mjs");
+        const extension = ExtensionParent.GlobalManager.getExtension(extensionId);
+        const out = {};
+        for (const [key, value] of Object.entries(extensionStorageSession.get(extension, null))) {
+          out[key] = value && typeof value.deserialize === "function" ? value.deserialize(globalThis) : value;
+        }
+        return out;
+      }, id);
+    },
+    async openExtensionPage() {
+      throw new Error("Firefox's BiDi cannot drive extension pages (bug 1755014)");
+    },
+    wrap: (page) => wrapPage(page, readCardBidi),
+  });
+}
+
+/** The card's tree through BiDi: a sandbox realm (unaffected by the page's own script) returns
+ * the host, serialized with its closed shadow root (includeShadowTree: "all"). */
+async function readCardBidi(page) {
+  const frame = page.mainFrame();
+  const context = frame.browsingContext;
+  const session = context.userContext.browser.session;
+  const { result } = await session.send("script.callFunction", {
+    functionDeclaration: `() => document.querySelector(${JSON.stringify(HOST)})`,
+    awaitPromise: false,
+    target: { context: context.id, sandbox: "aside-driver" },
+    serializationOptions: { includeShadowTree: "all", maxDomDepth: null },
+    resultOwnership: "none",
+  });
+  if (result.type === "exception") throw new Error(`card: ${result.exceptionDetails.text}`);
+  if (result.result.type !== "node") return null;
+  const fromBidi = (remote) => {
+    const node = remote.value || {};
+    return {
+      type: node.nodeType,
+      name: (node.localName || "").toLowerCase(),
+      value: node.nodeValue || "",
+      attrs: node.attributes || {},
+      children: (node.children || []).map(fromBidi),
+      shadow: node.shadowRoot
+        ? { mode: node.shadowRoot.value.mode, children: (node.shadowRoot.value.children || []).map(fromBidi) }
+        : null,
+    };
+  };
+  return fromBidi(result.result);
+}
+
+// --- Shared --------------------------------------------------------------------------------
+
+function findNode(node, name) {
+  if (node.name === name) return node;
+  for (const child of [...node.children, ...(node.shadow ? node.shadow.children : [])]) {
+    const found = findNode(child, name);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** {role, label, text, links: [[text, href]], tags, mode} of the open card, or null. */
+function cardOf(host) {
+  if (!host || !host.shadow) return null;
+  const card = host.shadow.children.find((n) => (n.attrs.class || "").split(/\s+/).includes("card"));
+  if (!card) return null;
+  const tags = new Set();
+  const links = [];
+  const textOf = (node) => {
+    if (node.type === 3) return node.value;
+    if (node.type !== 1) return "";
+    tags.add(node.name);
+    const inner = node.children.map(textOf).join("");
+    if (node.name === "a") links.push([inner, node.attrs.href || ""]);
+    return inner + (["p", "li", "header", "footer", "ol", "div"].includes(node.name) ? "\n" : "");
+  };
+  return {
+    role: card.attrs.role || null,
+    label: card.attrs["aria-label"] || "",
+    text: textOf(card),
+    links,
+    tags: [...tags].sort(),
+    mode: host.shadow.mode,
+  };
+}
+
+function wrapPage(page, readCard) {
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(String(error && error.message ? error.message : error)));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  return {
+    raw: page,
+    errors,
+    url: () => page.url(),
+    goto: (url) => page.goto(url, { waitUntil: "load" }),
+    evaluate: (fn, ...args) => page.evaluate(fn, ...args),
+    /** Poll fn in the page until it returns something truthy; that value. */
+    async waitFor(fn, { timeout = 20_000, interval = 100, args = [] } = {}) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const value = await page.evaluate(fn, ...args);
+        if (value) return value;
+        if (Date.now() > deadline) throw new Error(`condition not met in ${timeout} ms: ${String(fn).slice(0, 120)}`);
+        await sleep(interval);
+      }
+    },
+    /** Wait for the card to be open (or, with open: false, closed); its content. */
+    async waitForCard({ open = true, timeout = 5_000 } = {}) {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const card = cardOf(await readCard(page));
+        if (open ? card : !card) return card;
+        if (Date.now() > deadline) throw new Error(`the card did not ${open ? "open" : "close"} in ${timeout} ms`);
+        await sleep(100);
+      }
+    },
+    card: async () => cardOf(await readCard(page)),
+    /** The card host's tree as the protocol sees it (for debugging). */
+    cardTree: () => readCard(page),
+    /** Move the pointer (trusted input through the driver). */
+    mouse: (x, y) => page.mouse.move(x, y),
+    /** Press a chord such as "Alt+Shift+KeyJ" or "Escape" (trusted input through the driver). */
+    async press(chord) {
+      const keys = chord.split("+");
+      const key = keys.pop();
+      for (const modifier of keys) await page.keyboard.down(modifier);
+      await page.keyboard.press(key);
+      for (const modifier of keys.reverse()) await page.keyboard.up(modifier);
+    },
+    screenshot: (path) => page.screenshot({ path }),
+    bringToFront: () => page.bringToFront(),
+    close: () => page.close(),
+  };
+}
+
+function common(browser, specific) {
+  const { wrap, ...rest } = specific;
+  return {
+    ...rest,
+    raw: browser,
+    version: () => browser.version(),
+    async newPage() {
+      return wrap(await browser.newPage());
+    },
+    /** The extension's settings (storage.sync), as its options page would save them. */
+    async setSettings(values) {
+      if (rest.setSyncStorage) return rest.setSyncStorage(values);
+      return rest.inExtension((items) => chrome.storage.sync.set(items), values);
+    },
+    close: () => browser.close(),
+  };
+}
+
+export function sleep(ms) {
+  return new Promise((done) => setTimeout(done, ms));
+}
