@@ -35,11 +35,14 @@ index: $(INDEX_DIR)/manifest.json
 
 # The model is exported first and the build embeds with it, as the service does (about twice
 # torch's rate on 2 cores, same vectors); without a current export that passes the vector
-# check the build says why and embeds with sentence-transformers. A missing index starts as
-# the Factbook alone (about 20,000 passages, 3 minutes), so that the service answers sooner;
-# `make serve` then brings in the rest of the default sources while it serves.
+# check the build says why and embeds with sentence-transformers. A missing index starts
+# small, so that the service answers within minutes of a clone: the Factbook entries of 36
+# countries and territories often in the news (about 3,200 passages, under a minute of
+# embedding); `make serve` then brings in the rest of the default sources while it serves,
+# embedding only what the first index lacks.
+FIRST_INDEX := factbook:us,ch,rs,up,uk,gm,fr,in,ja,mx,ca,br,is,ir,tu,ks,kn,sa,as,it,sp,pl,eg,sf,ni,pk,af,sy,iz,tw,ve,we,gz,ei,id,ar
 $(INDEX_DIR)/manifest.json: | $(VENV)/.installed model
-	ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside index build --out $(INDEX_DIR) --source factbook
+	ASIDE_ONNX_DIR=$(ONNX_DIR) $(BIN)/aside index build --out $(INDEX_DIR) --source $(FIRST_INDEX)
 
 # The service embeds with the model exported to ONNX and OpenVINO (same vectors, a fifth of
 # the start-up time, about twice as fast); if the export fails it embeds with sentence-transformers.
@@ -50,8 +53,9 @@ model: | $(VENV)/.installed
 
 # Beside the service, in the background and niced, `aside index update` brings the index to
 # the default sources (the Factbook and the Wikipedia summaries): on a first serve it adds the
-# summaries (about 2.5 minutes), and the running service swaps the new build in; later it finds
-# nothing changed in a second, without loading the model. Its report: $(INDEX_DIR).update.log.
+# rest of them (about 33,000 passages, 5 to 6 minutes on two cores), and the running service
+# swaps the new build in; later it finds nothing changed in a second, without loading the
+# model. Its report: $(INDEX_DIR).update.log.
 serve: install model index
 	ASIDE_ONNX_DIR=$(ONNX_DIR) nohup nice -n 10 $(BIN)/aside index update $(INDEX_DIR) \
 		--source factbook --source wikipedia > $(INDEX_DIR).update.log 2>&1 &

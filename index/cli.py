@@ -290,6 +290,8 @@ def _echo_outcome(directory: Path, outcome: Outcome) -> None:
             line = f"unchanged, not read: {source.detail}" + (f"; {counts}" if counts else "")
         elif source.status == "read":
             line = f"read again, no change ({counts or 'no documents'})"
+        elif source.status == "removed" and not counts:
+            line = "removed: no longer declared (its documents are another source's now)"
         else:
             line = f"{source.status}: {counts or 'no documents'}"
         click.echo(f"  {source.name}: {line}")

@@ -219,6 +219,10 @@ class Session:
         for name, documents in report.documents_by_source.items():
             if name not in declared:
                 outcomes.append(SourceOutcome(name, "removed", "no longer declared", documents))
+        before = [str(s.get("name")) for s in previous.sources] if previous else []
+        for name in before:  # its documents all went to a source declared now (same ids)
+            if name not in declared and name not in report.documents_by_source:
+                outcomes.append(SourceOutcome(name, "removed", "no longer declared"))
         outcome = Outcome(build_id, previous.build_id if previous else None, outcomes, report)
         self._save(outcome, sources, fingerprints, recorded or {}, failed, unchanged)
         return outcome

@@ -396,3 +396,22 @@ def test_loopback_is_allowed_by_the_private_switch_in_either_family():
 
     assert refusal("::1") == refusal("127.0.0.1") == "loopback"
     assert refusal("::1", allow_private=True) is None
+
+
+def test_a_first_index_of_some_countries_grows_without_embedding_them_again(tmp_path):
+    # make serve's first step: a few countries first, then the whole source by another name.
+    out = tmp_path / "index"
+    first = CliRunner().invoke(main, ["index", "build", "--out", str(out), "--source", "factbook:mx"],
+                               obj={"embedder": FakeEmbedder()}, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    mexico = set(_doc_ids(out))
+    embedder = FakeEmbedder()
+    grown = CliRunner().invoke(main, ["index", "update", str(out), "--source", "factbook:mx,ca"],
+                               obj={"embedder": embedder}, catch_exceptions=False)
+    assert grown.exit_code == 0, grown.output
+    assert "  factbook:mx: removed: no longer declared" in grown.output
+    assert "  factbook:mx,ca: changed: 91 new, 94 unchanged documents" in grown.output
+    documents = _doc_ids(out)
+    assert mexico < documents.keys() and set(documents.values()) == {"factbook:mx,ca"}
+    embedded = [t for call in embedder.calls for t in call]
+    assert embedded and all(t.startswith("Canada — ") for t in embedded)  # Canada's only
