@@ -26,22 +26,41 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 class Counting:
     """WSGI middleware counting context requests, to prove when nothing was sent, and keeping
-    their bodies, to check what was sent (block ids and texts)."""
+    their bodies, to check what was sent (block ids and texts).
+
+    The shared scenarios run in a Node process (extension/test/browser/run.mjs), which asks the
+    same through ``GET /_test/posts``: answered here, never by the product app, and only in this
+    suite's service."""
+
+    POSTS_ROUTE = "/_test/posts"
 
     def __init__(self, app) -> None:
         self.app = app
         self.context_posts = 0
         self.bodies: list[dict] = []
 
+    def posts(self) -> dict:
+        """The count and, for each request, its title, language and blocks' texts."""
+        return {"posts": self.context_posts,
+                "bodies": [{"title": body.get("title"), "lang": body.get("lang"),
+                            "texts": [block.get("text") for block in body.get("blocks", [])]}
+                           for body in self.bodies]}
+
     def __call__(self, environ, start_response):
+        if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == self.POSTS_ROUTE:
+            payload = json.dumps(self.posts()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"),
+                                      ("Content-Length", str(len(payload)))])
+            return [payload]
         if environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO") == "/v1/context":
             self.context_posts += 1
             raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             environ["wsgi.input"] = io.BytesIO(raw)
             try:
-                self.bodies.append(json.loads(raw))
+                body = json.loads(raw)
             except ValueError:
-                self.bodies.append({})
+                body = {}
+            self.bodies.append(body if isinstance(body, dict) else {})
         return self.app(environ, start_response)
 
 

@@ -11,6 +11,8 @@
 //   await page.mouse(x, y); await page.press("Alt+Shift+KeyJ");   // trusted input
 //   const card = await page.card();               // read through the protocol, not the page
 //   await page.screenshot(path); await b.close();
+//   const popup = await b.openPopupOver(page);   // the popup's script, over that tab
+//   await b.sessionStorage();                     // the worker's per-tab states
 //
 // Everything that reaches inside the extension (its storage, its pages, the closed shadow root of
 // the card) goes through the browser's debugging protocol, never through something a page script
@@ -91,6 +93,15 @@ async function launchChromium({ dir, executable, headless, timeout }) {
       const page = await browser.newPage();
       await page.goto(`${origin}/${path}`);
       return wrapPage(page, readCardCdp);
+    },
+    canScriptExtensionPages: true,
+    /** The popup's page, loaded in a tab behind the given one, so that the tab it reads (the
+     * active one) is that page, as when the toolbar button is clicked over it. */
+    async openPopupOver(over) {
+      const popup = await browser.newPage();
+      await over.bringToFront();
+      await popup.goto(`${origin}/popup/popup.html`, { waitUntil: "load" });
+      return { page: wrapPage(popup, readCardCdp), close: () => popup.close() };
     },
     wrap: (page) => wrapPage(page, readCardCdp),
   });
@@ -198,13 +209,42 @@ async function launchFirefox({ dir, manifest, executable, headless, timeout }) {
         const extension = ExtensionParent.GlobalManager.getExtension(extensionId);
         const out = {};
         for (const [key, value] of Object.entries(extensionStorageSession.get(extension, null))) {
-          out[key] = value && typeof value.deserialize === "function" ? value.deserialize(globalThis) : value;
+          // keepData: a StructuredCloneHolder read without it is emptied, and the extension's
+          // own next read of that key would throw NS_ERROR_NOT_INITIALIZED.
+          out[key] = value && typeof value.deserialize === "function" ? value.deserialize(globalThis, true) : value;
         }
         return out;
       }, id);
     },
     async openExtensionPage() {
       throw new Error("Firefox's BiDi cannot drive extension pages (bug 1755014)");
+    },
+    canScriptExtensionPages: false,
+    /** The popup's page, loaded by the browser's own tab code in a background tab behind the
+     * given one, so that the tab it reads (the active one) is that page. Its script runs as
+     * the popup's does; BiDi cannot read it (bug 1755014), so page is null. */
+    async openPopupOver(over) {
+      await over.bringToFront();
+      const url = `moz-extension://${uuid}/popup/popup.html`;
+      const tabs = (fn) => privileged(fn, url);
+      await tabs((popupUrl) => {
+        const window = Services.wm.getMostRecentWindow("navigator:browser");
+        window.gBrowser.addTab(popupUrl, {
+          inBackground: true,
+          triggeringPrincipal: Services.scriptSecurityManager.getSystemPrincipal(),
+        });
+        return true;
+      });
+      return {
+        page: null,
+        close: () => tabs((popupUrl) => {
+          const { gBrowser } = Services.wm.getMostRecentWindow("navigator:browser");
+          for (const tab of [...gBrowser.tabs]) {
+            if (tab.linkedBrowser.currentURI.spec === popupUrl) gBrowser.removeTab(tab);
+          }
+          return true;
+        }),
+      };
     },
     wrap: (page) => wrapPage(page, readCardBidi),
   });

@@ -2,17 +2,36 @@
 // and run in every browser (run.mjs). A scenario throws (assert) when the behaviour is wrong.
 //
 // Each is async ({ browser, page, site, service, artifacts }) => detail, where browser is the
-// driver's handle, page a fresh tab, and detail a short JSON-able note for the report.
+// driver's handle, page a fresh tab, site and service URLs, and detail a short JSON-able note
+// for the report. What the service received is asked of it at GET /_test/posts, a route the
+// test suite's middleware answers (tests/browser/conftest.py, Counting), not the product.
+//
+// All scenarios of a run share one browser, so its session cache of answers: a scenario that
+// counts requests loads a page address no other scenario loads.
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { sleep } from "./driver.mjs";
+
+// Functions run in the page (page.evaluate sends their source): each stands alone.
 
 // What the page sees: the document's Custom Highlight registry (the extension's highlights
-// when the browser has the API), else the fallback <aside-mark> elements.
-export function highlighted() {
+// when the browser has the API), else the fallback <aside-mark> elements, one entry per
+// sentence in page order (a sentence's marks share a data-index). name "aside-context-active"
+// gives the active one. With min, null until at least min are shown (for page.waitFor).
+export function highlighted(name = "aside-context", min = 0) {
+  let list;
   if (globalThis.CSS && CSS.highlights && CSS.highlights.get("aside-context")) {
-    return [...CSS.highlights.get("aside-context")].map((r) => r.toString());
+    const set = CSS.highlights.get(name);
+    list = set ? [...set].map((r) => r.toString()) : [];
+  } else {
+    const selector = name === "aside-context" ? "aside-mark" : "aside-mark[data-active]";
+    const texts = new Map();
+    for (const mark of document.querySelectorAll(selector)) {
+      texts.set(mark.dataset.index, (texts.get(mark.dataset.index) || "") + mark.textContent);
+    }
+    list = [...texts.values()];
   }
-  return [...document.querySelectorAll("aside-mark")].map((m) => m.textContent);
+  return list.length >= min ? list : null;
 }
 
 // Whether this browser has the Custom Highlight API (the extension's own test, highlight.js).
@@ -37,14 +56,20 @@ function pointOver(text) {
   return { x: rect.left + Math.min(20, rect.width / 2), y: rect.top + rect.height / 2 };
 }
 
-async function openNews(page, site) {
-  await page.goto(`${site}/news.html`);
-  return page.waitFor(() => {
-    const list = (globalThis.CSS && CSS.highlights && CSS.highlights.get("aside-context"))
-      ? [...CSS.highlights.get("aside-context")].map((r) => r.toString())
-      : [...document.querySelectorAll("aside-mark")].map((m) => m.textContent);
-    return list.length >= 3 && list;
-  });
+// Anything of the extension's in the page: highlights, marks, a card host.
+function traces() {
+  const highlights = globalThis.CSS && CSS.highlights ? CSS.highlights.size : 0;
+  return highlights + document.querySelectorAll("aside-mark, aside-card").length;
+}
+
+/** The page's highlighted sentences, once at least min are shown. */
+function waitForHighlights(page, min, options = {}) {
+  return page.waitFor(highlighted, { ...options, args: ["aside-context", min] });
+}
+
+async function openNews(page, site, query = "") {
+  await page.goto(`${site}/news.html${query}`);
+  return waitForHighlights(page, 3);
 }
 
 /** Rest the pointer on the sentence starting with text; the card that opens. */
@@ -54,6 +79,50 @@ async function hover(page, text) {
   await page.mouse(point.x, point.y);
   return page.waitForCard({ open: true, timeout: 5_000 });
 }
+
+/** What the suite's service received (GET /_test/posts, answered by its test middleware in
+ * tests/browser/conftest.py): {posts, bodies: [{title, lang, texts}]}. */
+async function received(service) {
+  const response = await fetch(`${service}/_test/posts`);
+  assert.equal(response.status, 200,
+    `${service}/_test/posts: these scenarios need the test suite's service (tests/browser/conftest.py)`);
+  return response.json();
+}
+
+/** Poll check (async) until it returns something truthy; that value. */
+async function until(check, { timeout = 20_000, interval = 100, what = "the condition" } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not met in ${timeout} ms`);
+    await sleep(interval);
+  }
+}
+
+/** The worker's state for the page's tab (storage.session `tab:<id>`, what the popup shows),
+ * once it has the given status (and passes where). The tab is found by its page's address. */
+async function tabState(browser, page, status, { where = () => true, timeout = 20_000 } = {}) {
+  let seen = [];
+  try {
+    return await until(async () => {
+      const states = Object.entries(await browser.sessionStorage())
+        .filter(([key, value]) => key.startsWith("tab:") && value && value.url === page.url())
+        .map(([, value]) => value);
+      seen = states.map((value) => value.status);
+      return states.find((value) => value.status === status && where(value));
+    }, { timeout, interval: 200, what: `the tab's state ${status}` });
+  } catch (error) {
+    throw new Error(`${error.message} (reported: ${seen.join(", ") || "nothing"})`);
+  }
+}
+
+// late.html's paragraph added after load.
+const UPDATE = "Update: The administration says Mexican cartels are trafficking fentanyl and other synthetic "
+  + "opioids into the United States on an industrial scale.";
+
+// Long enough for a re-read (REREAD_MS in content/main.js, 1200) to have sent, had it sent.
+const QUIET_MS = 2_500;
 
 export const SCENARIOS = [
   {
@@ -105,6 +174,219 @@ export const SCENARIOS = [
       await page.waitForCard({ open: false, timeout: 3_000 });
       assert.deepEqual(page.errors, []);
       return { screenshot, card: card.text.split("\n")[0].slice(0, 80) };
+    },
+  },
+  {
+    id: "hover-needs-a-dwell",
+    title: "hover opens the card only after the pointer rests (about 300 ms)",
+    async run({ page, site }) {
+      await openNews(page, site);
+      const point = await page.evaluate(pointOver, "The administration says");
+      assert.ok(point, "the cartel sentence is highlighted");
+      // A look at the card about 100 ms after the move must find none. A look that ends past
+      // 300 ms (a slow machine) proves nothing either way, so the pointer leaves and tries again.
+      for (let attempt = 1; ; attempt += 1) {
+        const t0 = Date.now();
+        await page.mouse(point.x, point.y);
+        await sleep(Math.max(0, 100 - (Date.now() - t0)));
+        const early = await page.card();
+        const lookedBy = Date.now() - t0;
+        if (lookedBy < 280 || !early) {
+          assert.equal(early, null, `a card ${lookedBy} ms after the pointer arrived`);
+          await page.waitForCard({ open: true, timeout: 3_000 });
+          const openedBy = Date.now() - t0;
+          assert.ok(openedBy >= 280, `the card opened within ${openedBy} ms, before the dwell`);
+          assert.deepEqual(page.errors, []);
+          return { noCardAt: lookedBy, cardSeenAt: openedBy, attempt };
+        }
+        assert.ok(attempt < 3, `could not look within 280 ms of the move (${lookedBy} ms)`);
+        await page.mouse(5, 5);
+        await page.waitForCard({ open: false, timeout: 3_000 });
+      }
+    },
+  },
+  {
+    id: "hotkeys-move-and-focus",
+    title: "Alt+Shift+J/K move between highlights and focus the card; Escape closes it",
+    async run({ page, site }) {
+      const list = await openNews(page, site);
+      const active = () => page.evaluate(highlighted, "aside-context-active");
+      const pressTo = async (chord, expected, why) => {
+        await page.press(chord);
+        const want = JSON.stringify(expected);
+        await until(async () => JSON.stringify(await active()) === want, { timeout: 3_000, what: why })
+          .catch(() => {});
+        assert.deepEqual(await active(), expected, why);
+      };
+      await page.press("Alt+Shift+KeyJ");
+      await page.waitForCard({ open: true, timeout: 3_000 });
+      assert.deepEqual(await active(), [list[0]], "J: the first sentence");
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.tagName),
+        "ASIDE-CARD", "the card has focus");
+      await pressTo("Alt+Shift+KeyJ", [list[1]], "J: the next sentence");
+      await pressTo("Alt+Shift+KeyK", [list[0]], "K: back");
+      await pressTo("Alt+Shift+KeyK", [list[list.length - 1]], "K: wraps around to the last");
+      const card = await page.card();
+      assert.ok(card && card.label.startsWith(`Context for: ${list[list.length - 1].slice(0, 20)}`),
+        card && card.label);
+      await page.press("Escape");
+      await page.waitForCard({ open: false, timeout: 3_000 });
+      assert.deepEqual(await active(), [], "no active sentence after Escape");
+      assert.deepEqual(page.errors, []);
+      return { highlights: list.length, last: list[list.length - 1].slice(0, 40) };
+    },
+  },
+  {
+    id: "hostile-passage-as-text",
+    title: "a hostile passage's markup is shown as text: nothing injected, no script run",
+    async run({ browser, page, site, artifacts }) {
+      await openNews(page, site);
+      const before = await page.evaluate(() => document.querySelectorAll("img, script, b").length);
+      const card = await hover(page, "The Golden Gate Bridge opened");
+      assert.ok(card.text.includes("<img src=x onerror="), card.text);
+      assert.ok(card.text.includes("Untrusted <script>Feed</script> — <b>Golden Gate</b> Bridge"), card.text);
+      const injected = card.tags.filter((tag) => ["img", "script", "b"].includes(tag));
+      assert.deepEqual(injected, [], "no element made from the passage's markup");
+      assert.deepEqual(card.links, [], "a javascript: URL is not a link");
+      assert.equal(await page.evaluate(() => document.querySelectorAll("img, script, b").length), before,
+        "nothing added to the page");
+      await sleep(500); // an <img src=x> made from it would have failed to load by now
+      assert.notEqual(await page.evaluate(() => document.title), "pwned", "the onerror did not run");
+      let screenshot = null;
+      if (artifacts) {
+        screenshot = join(artifacts, `card-hostile-${browser.name}.png`);
+        await page.screenshot(screenshot);
+      }
+      assert.deepEqual(page.errors, []);
+      return { screenshot, tags: card.tags };
+    },
+  },
+  {
+    id: "not-an-article-sends-nothing",
+    title: "a page that is not an article sends nothing",
+    async run({ browser, page, site, service }) {
+      const before = (await received(service)).posts;
+      await page.goto(`${site}/shop.html`);
+      // The content script ran and chose not to send: it says so to the worker first.
+      await tabState(browser, page, "not-an-article");
+      await sleep(QUIET_MS);
+      assert.equal((await received(service)).posts, before, "no context request");
+      assert.equal(await page.evaluate(traces), 0, "nothing shown on the page");
+      assert.deepEqual(page.errors, []);
+      return { status: "not-an-article", posts: 0 };
+    },
+  },
+  {
+    id: "late-content-sends-only-new-text",
+    title: "content added after load is read again and only the new text is sent",
+    async run({ browser, page, site, service }) {
+      const before = (await received(service)).posts;
+      await page.goto(`${site}/late.html`);
+      const shown = () => page.evaluate(highlighted);
+      await until(async () => (await shown()).some((t) => t.startsWith("Mexico is the largest")),
+        { what: "the first read's highlight" });
+      const first = await received(service);
+      assert.equal(first.posts, before + 1, "one request for the page as loaded");
+      assert.equal(first.bodies.at(-1).texts.length, 3, "its three paragraphs");
+      assert.ok(!(await shown()).some((t) => t.includes("cartels")), "the update is not there yet");
+      // The page adds a paragraph 4 s after load; the re-read follows 1.2 s after the change.
+      await until(async () => (await shown()).some((t) => t.includes("Mexican cartels are trafficking")),
+        { timeout: 15_000, what: "the late paragraph's highlight" });
+      assert.ok((await shown()).some((t) => t.startsWith("Mexico is the largest")), "the first highlight is kept");
+      const second = await received(service);
+      assert.equal(second.posts, before + 2, "one more request");
+      assert.deepEqual(second.bodies.at(-1).texts, [UPDATE], "only the new paragraph was sent");
+      // What left the browser is recorded for the popup, newest first.
+      const state = await tabState(browser, page, "ok", { where: (v) => (v.sent || []).length >= 2 });
+      assert.deepEqual(state.sent[0].texts, [UPDATE]);
+      assert.deepEqual(state.sent[1].texts, first.bodies.at(-1).texts);
+      assert.ok(state.cards >= 2, `cards: ${state.cards}`);
+      assert.deepEqual(page.errors, []);
+      return { requests: 2, secondSent: second.bodies.at(-1).texts.length };
+    },
+  },
+  {
+    id: "click-to-send",
+    title: "with 'send only when I click', nothing is sent until the toolbar popup is opened",
+    async run({ browser, page, site, service }) {
+      await browser.setSettings({ clickToSend: true });
+      let popup = null;
+      try {
+        const before = (await received(service)).posts;
+        await page.goto(`${site}/news.html?click-to-send`);
+        await tabState(browser, page, "waiting-for-click");
+        await sleep(QUIET_MS);
+        assert.equal((await received(service)).posts, before, "nothing sent before the click");
+        assert.equal(await page.evaluate(traces), 0, "nothing shown before the click");
+        // The toolbar click: the popup opens over the tab, and in this mode its own script
+        // (popup.js runNow) sends PU_BG_RUN_NOW for that tab, which the worker passes on.
+        popup = await browser.openPopupOver(page);
+        const list = await waitForHighlights(page, 3);
+        assert.equal((await received(service)).posts, before + 1, "one request, after the click");
+        assert.deepEqual(page.errors, []);
+        return {
+          highlights: list.length,
+          click: browser.canScriptExtensionPages
+            ? "popup.html loaded in a tab behind the article, over CDP"
+            : "popup.html loaded in a background tab by privileged code (gBrowser.addTab): BiDi "
+              + "cannot open or script extension pages (bug 1755014), the popup's own script ran",
+        };
+      } finally {
+        if (popup) await popup.close().catch(() => {});
+        await browser.setSettings({ clickToSend: false });
+      }
+    },
+  },
+  {
+    id: "popup-shows-what-was-sent",
+    title: "the popup lists exactly what left the browser",
+    async run({ browser, page, site, service }) {
+      const before = (await received(service)).posts;
+      await openNews(page, site, "?popup");
+      const after = await received(service);
+      assert.equal(after.posts, before + 1, "one request for the page");
+      const body = after.bodies.at(-1);
+      // The tab's state in storage.session is what the popup renders.
+      const state = await tabState(browser, page, "ok");
+      assert.equal(state.sent.length, 1);
+      assert.deepEqual(state.sent[0].texts, body.texts, "the recorded texts are the ones sent");
+      assert.equal(state.sent[0].title, body.title);
+      assert.equal(state.sent[0].lang, body.lang);
+      if (!browser.canScriptExtensionPages) {
+        assert.deepEqual(page.errors, []);
+        return {
+          checked: "the worker's storage.session state the popup renders (sent: title, lang, texts), "
+            + "equal to the service's request; Firefox's BiDi cannot read the popup page (bug 1755014)",
+          paragraphs: body.texts.length,
+        };
+      }
+      const popup = await browser.openPopupOver(page);
+      try {
+        const shown = await popup.page.waitFor(() => {
+          const items = [...document.querySelectorAll("#sent > li")];
+          return items.length > 0 && {
+            status: document.getElementById("status").textContent,
+            count: document.getElementById("sent-count").textContent,
+            paragraphs: document.getElementById("paragraphs").textContent,
+            items: items.map((li) => ({
+              text: li.textContent,
+              isolated: [...li.querySelectorAll("bdi")].map((bdi) => bdi.textContent),
+            })),
+          };
+        });
+        assert.equal(shown.status, "Done.");
+        assert.equal(shown.count, "1");
+        assert.equal(shown.items.length, 1);
+        assert.deepEqual(shown.items[0].isolated, [body.title, ...body.texts], "title and paragraphs as sent");
+        assert.ok(shown.items[0].text.includes(`language ${body.lang}, ${body.texts.length} paragraphs:`),
+          shown.items[0].text);
+        assert.equal(shown.paragraphs, `${body.texts.length} new of ${body.texts.length} in the article`);
+        assert.deepEqual(popup.page.errors, []);
+      } finally {
+        await popup.close();
+      }
+      assert.deepEqual(page.errors, []);
+      return { checked: "popup.html over the tab, read over CDP", paragraphs: body.texts.length };
     },
   },
 ];
