@@ -231,6 +231,9 @@ def remove_command(directory: Path, doc_ids: tuple[str, ...], index_type: str) -
 
     A document still in the sources comes back at the next `aside index update`.
     """
+    if not (directory / "manifest.json").is_file():  # and leave no state beside nothing
+        raise click.ClickException(f"remove failed: there is no index at {directory}")
+
     def work(session: Session) -> BuildReport:
         return remove(directory, doc_ids, BuildOptions(index_type=index_type, progress=True))
 
@@ -242,6 +245,9 @@ def remove_command(directory: Path, doc_ids: tuple[str, ...], index_type: str) -
 def _locked(action: str, directory: Path, work: Callable[[Session], T]) -> T:
     """Run a build step holding the index's lock; a failure is the user's to read, and the
     store is untouched. Exits with 75 when another run holds the lock."""
+    if not directory.name and directory.resolve() == Path.cwd():  # "" or "."
+        raise click.UsageError(f"name the index directory ({str(directory)!r} is the current "
+                               "directory, which a build would replace)")
     try:
         with Session(directory) as session:
             return work(session)

@@ -415,3 +415,16 @@ def test_a_first_index_of_some_countries_grows_without_embedding_them_again(tmp_
     assert mexico < documents.keys() and set(documents.values()) == {"factbook:mx,ca"}
     embedded = [t for call in embedder.calls for t in call]
     assert embedded and all(t.startswith("Canada — ") for t in embedded)  # Canada's only
+
+
+@pytest.mark.parametrize("command", [["index", "update", "", "--source", "factbook:mx"],
+                                     ["index", "build", "--out", ".", "--source", "factbook:mx"],
+                                     ["index", "remove", "{missing}", "--doc", "x"]])
+def test_no_state_is_left_beside_an_index_that_is_not_there(tmp_path, monkeypatch, command):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    args = [a.format(missing=tmp_path / "missing") for a in command]
+    result = CliRunner().invoke(main, args, obj={"embedder": FakeEmbedder()})
+    assert result.exit_code in (1, 2), result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and not any(work.iterdir())
