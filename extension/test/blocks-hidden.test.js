@@ -57,6 +57,20 @@ test("a lead that is wholly a link, beside the article's text, is sent; related 
     "a <br> separates the sentences it separates on screen");
 });
 
+test("a paywalled story sends only the teaser the page shows; the rest once it is shown", () => {
+  const { win, article } = extractFile("paywall.html");
+  const texts = article.blocks.map((b) => b.text);
+  assert.equal(texts.length, 2, texts.join("\n"));
+  assert.match(texts[0], /^Mexico is the largest trading partner/);
+  assert.match(texts[1], /^The administration says Mexican cartels/);
+  assert.ok(!texts.some((t) => /Golden Gate|Subscribe/.test(t)), "neither the locked paragraphs nor the paywall box");
+  // A subscriber signs in: the page shows the rest, and the next read takes it.
+  win.document.querySelector(".article-locked").classList.remove("article-locked");
+  const after = win.AsideBlocks.extract(win.document).blocks.map((b) => b.text);
+  assert.equal(after.length, 6, after.join("\n"));
+  assert.ok(after.some((t) => t.includes("The Golden Gate Bridge opened")));
+});
+
 test("navigation made of linked paragraphs is never taken for article text", () => {
   const links = ["Read our full coverage of the spring elections in the northern provinces here.",
     "Subscribe to the morning briefing for the day's most important stories, sent before breakfast."]

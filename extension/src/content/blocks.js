@@ -4,7 +4,8 @@
  *    whatever Readability removed from it (scripts, hidden icons, buttons …);
  * 2. paragraphs Readability made itself are matched by their text instead;
  * 3. paragraphs that are wholly a link, next to the article, are added back;
- * 4. each block is sent as its readable text (AsideAnchor.textOf), never script or hidden text. */
+ * 4. each block is sent as its readable text (AsideAnchor.textOf), never script or hidden text,
+ *    and a paragraph the page does not show (the locked rest of a paywalled story) not at all. */
 (function asideBlocks(root) {
   "use strict";
 
@@ -151,6 +152,9 @@
     const blocks = [];
     const elements = new Map();
     for (const el of articleElements(doc, parsed.article, parsed.live)) {
+      // Readability reads a clone, which has no styles: it keeps a paragraph that a stylesheet
+      // hides, as a paywall hides the story's rest (tests/fixtures/pages/paywall.html).
+      if (!visible(el)) continue;
       const text = root.AsideAnchor.textOf(el);
       if (normalise(text).length < MIN_BLOCK_CHARS) continue;
       const id = registry.idFor(el, text);

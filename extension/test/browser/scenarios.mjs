@@ -62,6 +62,19 @@ function traces() {
   return highlights + document.querySelectorAll("aside-mark, aside-card").length;
 }
 
+// The article's paragraphs as the page holds them, whether the extension can read them or
+// not: in the document, in a custom element's open shadow root (host) or in a same-origin
+// frame (frame). {text, shown}: shown when the page renders it.
+function articleParagraphs(selector, { host = null, frame = null } = {}) {
+  let root = document;
+  if (host) root = document.querySelector(host).shadowRoot;
+  if (frame) root = document.querySelector(frame).contentDocument;
+  return [...root.querySelectorAll(selector)].map((p) => ({
+    text: p.textContent.replace(/\s+/g, " ").trim(),
+    shown: p.getClientRects().length > 0,
+  }));
+}
+
 /** The page's highlighted sentences, once at least min are shown. */
 function waitForHighlights(page, min, options = {}) {
   return page.waitFor(highlighted, { ...options, args: ["aside-context", min] });
@@ -116,6 +129,40 @@ async function tabState(browser, page, status, { where = () => true, timeout = 2
     throw new Error(`${error.message} (reported: ${seen.join(", ") || "nothing"})`);
   }
 }
+
+/** The texts sent since `before` (an earlier received()), request by request. */
+async function sentSince(service, before) {
+  const now = await received(service);
+  return now.bodies.slice(before.bodies.length).map((body) => body.texts.map((t) => t.replace(/\s+/g, " ").trim()));
+}
+
+/** Each highlight is one of the expected sentences (given by their starts), and each is there. */
+function assertHighlights(list, starts) {
+  for (const text of list) {
+    assert.ok(starts.some((start) => text.startsWith(start)), `an unexpected highlight: ${text}`);
+  }
+  for (const start of starts) {
+    assert.equal(list.filter((t) => t.startsWith(start)).length, 1, `${start}…: ${list.join(" | ")}`);
+  }
+}
+
+/** A page the extension cannot read sends nothing, shows nothing, and says why (the popup's
+ * status, from the tab's state); what is recorded for the report. */
+async function sendsNothing({ browser, page, service, before, inArticle, frameTraces = null }) {
+  const state = await tabState(browser, page, "not-an-article");
+  await sleep(QUIET_MS);
+  assert.equal((await received(service)).posts, before.posts, "no context request");
+  assert.equal(await page.evaluate(traces), 0, "nothing shown on the page");
+  if (frameTraces) assert.equal(await page.evaluate(frameTraces), 0, "nothing shown in the frame");
+  assert.equal(state.sent, undefined, "the popup lists nothing sent");
+  assert.deepEqual(page.errors, []);
+  return { inArticle, sent: 0, highlighted: 0, status: state.status };
+}
+
+// Sentences of the test pages that the suite's index has context for (news.html).
+const MEXICO = "Mexico is the largest trading partner";
+const CARTELS = "The administration says Mexican cartels";
+const BRIDGE = "The Golden Gate Bridge opened";
 
 // late.html's paragraph added after load.
 const UPDATE = "Update: The administration says Mexican cartels are trafficking fentanyl and other synthetic "
@@ -387,6 +434,111 @@ export const SCENARIOS = [
       }
       assert.deepEqual(page.errors, []);
       return { checked: "popup.html over the tab, read over CDP", paragraphs: body.texts.length };
+    },
+  },
+  // Issue 18: pages readers read. Each gets correct highlights or sends nothing, with the
+  // reason in the popup; each reports paragraphs in the article, sent, and highlighted.
+  {
+    id: "paywall-sends-only-the-teaser",
+    title: "a paywalled story: the two paragraphs shown are read, the hidden rest is not sent",
+    async run({ browser, page, site, service }) {
+      const before = await received(service);
+      await page.goto(`${site}/paywall.html`);
+      const list = await waitForHighlights(page, 2);
+      const paragraphs = await page.evaluate(articleParagraphs, ".article-body p");
+      const shown = paragraphs.filter((p) => p.shown).map((p) => p.text);
+      assert.equal(paragraphs.length, 6);
+      assert.equal(shown.length, 2, "the teaser");
+      const state = await tabState(browser, page, "ok");
+      const sent = await sentSince(service, before);
+      assert.deepEqual(sent, [shown], "one request, with the teaser's paragraphs only");
+      assertHighlights(list, [MEXICO, CARTELS]);
+      assert.equal(state.blocks, 2, "the popup counts the teaser only");
+      assert.deepEqual(page.errors, []);
+      return { inArticle: paragraphs.length, shownInArticle: shown.length, sent: sent.flat().length,
+        highlighted: list.length, status: state.status };
+    },
+  },
+  {
+    id: "live-blog-reads-new-entries",
+    title: "a live blog: updates on top and earlier entries loaded on scroll are read, each text sent once",
+    async run({ browser, page, site, service }) {
+      const before = await received(service);
+      await page.goto(`${site}/liveblog.html`);
+      const shown = () => page.evaluate(highlighted);
+      const showing = (start, what) => until(async () => (await shown()).some((t) => t.startsWith(start)),
+        { timeout: 15_000, what });
+      await showing(MEXICO, "the first read's highlight");
+      // The page puts a new update on top 4 s after load.
+      await showing(CARTELS, "the new update's highlight");
+      const firstPosts = (await received(service)).posts;
+      await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+      await showing(BRIDGE, "the earlier entries' highlight, loaded on scroll");
+      const state = await tabState(browser, page, "ok", { where: (v) => v.sentences >= 3 });
+      const list = await shown();
+      const paragraphs = (await page.evaluate(articleParagraphs, "#feed p")).map((p) => p.text);
+      assert.equal(paragraphs.length, 7);
+      const sent = await sentSince(service, before);
+      const all = sent.flat();
+      assert.equal(new Set(all).size, all.length, `a text was sent twice: ${JSON.stringify(sent)}`);
+      assert.deepEqual([...all].sort(), [...paragraphs].sort(), "every entry's paragraphs, and nothing else");
+      assert.ok(sent.length >= 2 && (await received(service)).posts > firstPosts, "a request per change");
+      assert.deepEqual(sent.at(-1), paragraphs.slice(-2), "the last request: the two entries loaded on scroll");
+      assertHighlights(list, [MEXICO, CARTELS, BRIDGE]);
+      assert.deepEqual(page.errors, []);
+      return { inArticle: paragraphs.length, sent: all.length, requests: sent.map((texts) => texts.length),
+        highlighted: list.length, status: state.status };
+    },
+  },
+  {
+    id: "shadow-dom-article-sends-nothing",
+    title: "an article inside a web component's shadow root is not read: nothing sent, the popup says so",
+    async run({ browser, page, site, service }) {
+      const before = await received(service);
+      await page.goto(`${site}/shadow.html`);
+      // The content script reads the document, which holds no text of the story: Readability and
+      // querySelectorAll do not enter shadow roots, and the document's clone has none.
+      const paragraphs = await page.evaluate(articleParagraphs, "article p", { host: "news-story" });
+      assert.equal(paragraphs.length, 4, "the story is in the shadow root, and shown");
+      assert.ok(paragraphs.every((p) => p.shown));
+      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length });
+    },
+  },
+  {
+    id: "amp-page-highlights",
+    title: "an AMP page (<html ⚡>, boilerplate) gets its highlights",
+    async run({ browser, page, site, service }) {
+      const before = await received(service);
+      await page.goto(`${site}/amp.html`);
+      assert.ok(await page.evaluate(() => document.documentElement.hasAttribute("⚡")), "an AMP document");
+      const list = await waitForHighlights(page, 2);
+      const state = await tabState(browser, page, "ok");
+      const paragraphs = (await page.evaluate(articleParagraphs, "article p:not(.byline)")).map((p) => p.text);
+      assert.equal(paragraphs.length, 4);
+      const sent = await sentSince(service, before);
+      assert.deepEqual(sent, [paragraphs], "one request, with the article's paragraphs");
+      assertHighlights(list, [MEXICO, CARTELS]);
+      assert.deepEqual(page.errors, []);
+      return { inArticle: paragraphs.length, sent: sent.flat().length, highlighted: list.length, status: state.status };
+    },
+  },
+  {
+    id: "iframe-article-sends-nothing",
+    title: "an article in a same-origin frame is not read (top frame only): nothing sent, the popup says so",
+    async run({ browser, page, site, service }) {
+      const before = await received(service);
+      await page.goto(`${site}/iframe.html`);
+      // Content scripts run in the top frame only (no all_frames in the manifest): every frame
+      // would report its own state for the one tab, and ad and embed frames would be read too.
+      const paragraphs = await page.evaluate(articleParagraphs, "article p", { frame: "#story" });
+      assert.equal(paragraphs.length, 4, "the story is in the frame, and shown");
+      const frameTraces = () => {
+        const doc = document.getElementById("story").contentDocument;
+        const win = doc.defaultView;
+        return (win.CSS && win.CSS.highlights ? win.CSS.highlights.size : 0)
+          + doc.querySelectorAll("aside-mark, aside-card").length;
+      };
+      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length, frameTraces });
     },
   },
 ];
