@@ -374,6 +374,7 @@ class _Assembly:
         self.options = options
         self.deduper = Deduper()
         self.old = previous.documents() if previous is not None else {}
+        self.old_per_source = Counter(old.source for old in self.old.values())
         # The previous build's vectors by embedded text, and its passages by document + text.
         self.reusable: dict[str, int] = {}
         self.old_keys: set[str] = set()
@@ -413,7 +414,7 @@ class _Assembly:
             stats.skip(f"the source failed: {exc}")
             logger.error("%s: the source failed: %s", source.name, exc)
             self._keep_previous(source.name)
-        had = sum(1 for old in self.old.values() if old.source == source.name)
+        had = self.old_per_source[source.name]
         if not stats.failed and had and not self.documents_by_source.get(source.name):
             # A source that had documents and now gives none is far likelier an error page
             # served with a 200, or a cut file, than a publisher emptying it: keep them.

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from index.fetch import Fetched, Fetcher, FetchError
 
-__all__ = ["Copy", "Mirror"]
+__all__ = ["Copy", "Mirror", "write_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,20 @@ class Copy:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+
+
+def write_json(path: Path, value: object) -> None:
+    """Write ``value`` as JSON to ``path`` whole or not at all (a temporary file, synced, renamed)."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(value, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def _place(url: str) -> str:
@@ -179,14 +193,8 @@ class Mirror:
     def save(self) -> None:
         """Write the list of copies, dropping (and deleting) those this run did not ask for."""
         used = {url: c for url, c in self._run.copies.items() if url in self._run.outcomes}
-        path = self.directory / _COPIES
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=".copies-", dir=self.directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"copies": [asdict(c) for c in used.values()]}, out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, path)
+        write_json(self.directory / _COPIES, {"copies": [asdict(c) for c in used.values()]})
         keep = {c.file for c in used.values()}
         for item in self.directory.iterdir():  # copies no source asked for; cut downloads
             if item.is_dir():

@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,9 +33,9 @@ from typing import IO, Any
 from index.build import BuildError, BuildOptions, BuildReport, build, update
 from index.embedders import Embedder
 from index.fetch import Fetcher, FetchError, default_fetcher
-from index.mirror import Mirror
+from index.mirror import Mirror, write_json
 from index.sources import Source
-from index.store import MANIFEST_FILE, Manifest, StoreError
+from index.store import MANIFEST_FILE, Manifest, read_manifest
 
 __all__ = ["EX_TEMPFAIL", "LockedError", "Outcome", "Session", "SourceOutcome", "state_dir"]
 
@@ -243,10 +242,8 @@ class Session:
     def _outcome(self, source: Source, status: str, report: BuildReport | None,
                  failed: dict[str, str]) -> SourceOutcome:
         documents = report.documents_by_source.get(source.name, Counter()) if report else Counter()
-        stats = next((s for s in report.sources if s.name == source.name), None) if report else None
-        if source.name in failed or (stats is not None and stats.failed):
-            why = failed.get(source.name) or (stats.failed if stats else "") or ""
-            return SourceOutcome(source.name, "failed", why, documents)
+        if source.name in failed:  # before reading, or while read (_finish merges both)
+            return SourceOutcome(source.name, "failed", failed[source.name], documents)
         if status == "unchanged":
             return SourceOutcome(source.name, "unchanged", self._why_unchanged(source), documents)
         if not any(documents[k] for k in ("unchanged", "changed", "removed")):
@@ -289,24 +286,14 @@ class Session:
             changed = old.get("changed", now) if source.name in unchanged else now
             entries[source.name] = {"fingerprint": fingerprints.get(source.name),
                                     "checked": now, "changed": changed}
-        state = {"build_id": build_id, "updated": now, "sources": entries}
-        handle, name = tempfile.mkstemp(prefix=".state-", dir=self.directory)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(state, out, indent=1, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(name, self.directory / _STATE)
+        write_json(self.directory / _STATE,
+                   {"build_id": build_id, "updated": now, "sources": entries})
 
 
 def _manifest(index: Path) -> Manifest | None:
-    """The manifest of the build served at ``index``, or None when there is none yet."""
-    path = index / MANIFEST_FILE
-    if not path.is_file():
-        return None
-    try:
-        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, StoreError) as exc:
-        raise BuildError(f"{path} is unreadable ({exc})") from exc
+    """The manifest of the build served at ``index``, or None when there is none yet
+    (StoreError when there is one that cannot be read)."""
+    return read_manifest(index) if (index / MANIFEST_FILE).is_file() else None
 
 
 def _aside_version() -> str:
