@@ -12,7 +12,7 @@ ONNX_DIR := $(or $(ASIDE_ONNX_DIR),var/model-onnx)
 DATA_DIR := $(or $(ASIDE_DATA_DIR),$(abspath ../shared/data))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test index model install install-dev extension browser tools
+.PHONY: serve test index model install install-dev install-sources extension browser tools
 
 # What serving needs (make serve); the tests, linters and optional source kinds come on top
 # (make test): a first serve downloads less.
@@ -26,6 +26,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
+
+# The optional source kinds of the starter set (docs/sources.example.toml): web pages, MediaWiki
+# dumps and ZIM files.
+install-sources: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[html,mediawiki,zim]'
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

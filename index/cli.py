@@ -254,7 +254,8 @@ def _locked(action: str, directory: Path, work: Callable[[Session], T]) -> T:
     except LockedError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EX_TEMPFAIL)
-    except (BuildError, StoreError, ValueError, OSError) as exc:
+    except (BuildError, StoreError, ValueError, OSError, ImportError) as exc:
+        # ImportError: a source kind whose optional library is not installed says which
         raise click.ClickException(f"{action} failed, nothing was changed at {directory}: {exc}") from exc
 
 

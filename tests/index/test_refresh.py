@@ -428,3 +428,18 @@ def test_no_state_is_left_beside_an_index_that_is_not_there(tmp_path, monkeypatc
     result = CliRunner().invoke(main, args, obj={"embedder": FakeEmbedder()})
     assert result.exit_code in (1, 2), result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"] and not any(work.iterdir())
+
+
+def test_a_source_kind_whose_library_is_missing_is_a_clear_error(tmp_path, monkeypatch):
+    import index.sources.webpages as webpages
+
+    def missing() -> None:
+        raise ImportError("web pages need trafilatura: pip install 'aside[html]'")
+
+    monkeypatch.setattr(webpages, "_trafilatura", missing)
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>The harbour reopened.</p></body></html>")
+    result = CliRunner().invoke(main, ["index", "build", "--out", str(tmp_path / "index"),
+                                       "--source", f"html:{page}"], obj={"embedder": FakeEmbedder()})
+    assert result.exit_code == 1
+    assert "build failed, nothing was changed" in result.output and "aside[html]" in result.output
