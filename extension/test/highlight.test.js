@@ -47,10 +47,17 @@ test("the controller opens a card on keyboard focus of a mark and closes it on E
   const shadow = roots.get(host);
   assert.ok(host && shadow.querySelector(".card"), "focus opened the card");
   assert.match(shadow.querySelector(".source").textContent, /CIA World Factbook/);
+  // Focus stays on the sentence; a screen reader hears the card from the live region.
+  assert.equal(win.document.activeElement.localName, "aside-mark");
+  assert.equal(shadow.querySelector("[role=status]").textContent,
+    "Context from CIA World Factbook, Mexico — Exports - partners, 2023: USA 76%");
+  assert.equal(p.querySelector("aside-mark").getAttribute("role"), null, "a mark is not announced as a highlight");
   win.document.dispatchEvent(new win.KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
   assert.equal(shadow.querySelector(".card"), null, "Escape closed it");
+  assert.equal(shadow.querySelector("[role=status]").textContent, "", "nothing left to announce");
   win.document.dispatchEvent(altShiftJ(win));
   assert.ok(shadow.querySelector(".card"), "Alt+Shift+J opened it");
+  assert.equal(shadow.activeElement, shadow.querySelector(".card"), "and moved focus into it");
   controller.destroy();
   assert.equal(win.document.querySelector("aside-card"), null);
   assert.equal(p.innerHTML, "Mexico exports cars to the US. End.");

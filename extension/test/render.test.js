@@ -32,19 +32,72 @@ test("passages render as text, never as markup, and unsafe links are dropped", (
   assert.equal(win.pwned, undefined);
 });
 
-test("the card says source, date and the match in words", () => {
+test("the card states its source, the evidence's age, its kind and why it matched, in that order", () => {
   const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
-  const card = win.AsideRender.buildCard(win.document, hostile);
-  const second = card.querySelectorAll("li")[1];
-  assert.equal(second.querySelector(".source").textContent, "CIA World Factbook — Mexico — Exports - partners");
-  assert.match(second.querySelector(".meta").textContent, /Dated 2023 · Public domain · Related/);
+  const card = win.AsideRender.buildCard(win.document, {
+    ...hostile,
+    cards: [{ ...hostile.cards[1], category: "statistic", matched: ["Canada", "USA"] }],
+  }, { articleDate: "2025-03-03T10:00:00Z" });
+  const item = card.querySelector("li");
+  const order = [...item.children].map((child) => child.className);
+  assert.deepEqual(order.slice(0, 4), ["source", "age", "kind", "passage"]);
+  assert.ok(order.indexOf("why") > order.indexOf("kind"), "why it matched comes after the kind");
+  assert.equal(item.querySelector(".source").textContent, "CIA World Factbook — Mexico — Exports - partners");
+  assert.equal(item.querySelector(".age").textContent, "Evidence from 2023 · article from 2025-03-03 · 2 years older");
+  assert.equal(item.querySelector(".kind").textContent, "Statistic");
+  assert.equal(item.querySelector(".why").textContent, "Why it matched: shares “Canada”, “USA” · Related");
+  assert.equal(item.querySelector(".meta").textContent, "Licence: Public domain");
   assert.equal(card.getAttribute("role"), "dialog");
   assert.match(card.getAttribute("aria-label"), /^Context for: Mexico exports cars\./);
   assert.equal(win.AsideRender.scoreWords(0.91), "Very close match");
   assert.equal(win.AsideRender.scoreWords(0.58), "Loosely related");
 });
 
-test("near-identical sources are named together and old evidence is flagged", () => {
+test("the shared words are marked in the passage, whole words only, and not as <mark>", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, { exact: "The war in Sudan.", cards: [{
+    id: "1", text: "Sudan's war began in 2023; warnings about the WAR were ignored.", title: "Sudan",
+    url: null, publisher: "P", published: null, kind: "reference", license: null, score: 0.7,
+    matched: ["Sudan", "war"],
+  }] });
+  const shared = [...card.querySelectorAll(".passage .shared")].map((span) => span.textContent);
+  assert.deepEqual(shared, ["Sudan", "war", "WAR"], "case-insensitive, never inside 'warnings'");
+  assert.equal(card.querySelector(".passage").textContent, "Sudan's war began in 2023; warnings about the WAR were ignored.");
+  assert.equal(card.querySelector("mark"), null, "a screen reader hears no 'highlight' at each word");
+  assert.equal(card.querySelector("[role=mark]"), null);
+});
+
+test("without shared words, the card says it matched by meaning", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  assert.equal(card.querySelector("li .why").textContent, "Why it matched: similar meaning · Very close match");
+  assert.equal(card.querySelector("li .kind").textContent, "Reference");
+  assert.equal(card.querySelector("li .age").textContent, "Evidence undated");
+});
+
+test("the dialog is described by its cards, so a screen reader reads them when it is focused", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const card = win.AsideRender.buildCard(win.document, hostile);
+  win.document.body.appendChild(card);
+  const described = win.document.getElementById(card.getAttribute("aria-describedby"));
+  assert.equal(described, card.querySelector("ol"));
+  assert.equal(win.AsideRender.summary(hostile), "Context from Evil <i>Inc</i>, <script>x()</script>: "
+    + '<img src=x onerror="window.pwned=1">Exports <b>bold</b> 1 more in the card.');
+});
+
+test("the card can turn Aside off for the site, when the extension gives it the site", () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  let turnedOff = 0;
+  const card = win.AsideRender.buildCard(win.document, hostile, { site: "news.example", onSiteOff: () => turnedOff++ });
+  const button = card.querySelector("button.site-off");
+  assert.equal(button.textContent, "Turn Aside off on news.example");
+  button.click();
+  assert.equal(turnedOff, 1);
+  assert.equal(win.AsideRender.buildCard(win.document, hostile).querySelector("button.site-off"), null, "the demo page has none");
+  assert.match(card.querySelector("footer").textContent, /Alt\+Shift\+H hides all highlights/);
+});
+
+test("old evidence is flagged against the article's date, or against today without one", () => {
   const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
   const sentence = { exact: "Claim.", cards: [{
     id: "1", text: "Passage", title: "T", url: "https://a.example/", publisher: "A", published: "2015-03-01",
@@ -52,11 +105,18 @@ test("near-identical sources are named together and old evidence is flagged", ()
     sources: [{ publisher: "A", title: "T", url: "https://a.example/", published: "2015-03-01" },
       { publisher: "B", title: "U", url: "https://b.example/", published: "2016" }],
   }] };
-  const card = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2025-03-03T10:00:00Z" });
+  const now = new Date("2026-06-01T00:00:00Z");
+  const card = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2025-03-03T10:00:00Z", now });
   assert.equal(card.querySelector(".also").textContent, "Also in: B — U");
-  assert.match(card.querySelector(".meta").textContent, /^Dated 2015-03-01 · 10 years before this article/);
-  const fresh = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2017-01-01" });
-  assert.doesNotMatch(fresh.querySelector(".meta").textContent, /years before/);
+  const age = card.querySelector(".age");
+  assert.equal(age.textContent, "Evidence from 2015-03-01 · article from 2025-03-03 · 10 years older");
+  assert.ok(age.classList.contains("old"), "ten years older is flagged");
+  const fresh = win.AsideRender.buildCard(win.document, sentence, { articleDate: "2017-01-01", now }).querySelector(".age");
+  assert.equal(fresh.textContent, "Evidence from 2015-03-01 · article from 2017-01-01 · 2 years older");
+  assert.ok(!fresh.classList.contains("old"));
+  const undated = win.AsideRender.buildCard(win.document, sentence, { now }).querySelector(".age");
+  assert.equal(undated.textContent, "Evidence from 2015-03-01 (11 years ago)");
+  assert.ok(undated.classList.contains("old"));
 });
 
 test("a fact-check card shows the rating, the reviewer and who made the claim", () => {
@@ -66,19 +126,20 @@ test("a fact-check card shows the rating, the reviewer and who made the claim", 
     cards: [{
       id: "7", text: "The Golden Gate Bridge toll tripled overnight in 2024.", title: "No, the toll did not triple",
       url: "https://factcheck.example/toll", publisher: "Example Fact Check", published: "2024-03-02",
-      kind: "fact-check", license: null, score: 0.83, claimant: "Jane <b>Poster</b>", rating: "False",
+      kind: "fact-check", category: "fact-check", license: null, score: 0.83, claimant: "Jane <b>Poster</b>",
+      rating: "False", matched: ["toll", "tripled", "overnight"],
     }],
   });
-  assert.equal(card.querySelector(".verdict").textContent, "Fact-check: rated “False” by Example Fact Check");
+  assert.equal(card.querySelector(".kind").textContent, "Fact-check: rated “False” by Example Fact Check");
   assert.equal(card.querySelector(".passage").textContent, "Claim: The Golden Gate Bridge toll tripled overnight in 2024.");
   assert.equal(card.querySelector(".claimant").textContent, "Claimed by Jane <b>Poster</b>");
   assert.equal(card.querySelector("b"), null);
 });
 
-test("ordinary cards show no verdict", () => {
+test("ordinary cards show no rating", () => {
   const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
   const card = win.AsideRender.buildCard(win.document, hostile);
-  assert.equal(card.querySelector(".verdict"), null);
+  assert.doesNotMatch(card.querySelector(".kind").textContent, /rated/);
   assert.equal(card.querySelector(".claimant"), null);
 });
 
@@ -142,6 +203,7 @@ test("text from the index is isolated: a right-to-left override cannot reorder t
   assert.equal(passage.querySelector("bdi").textContent, `Mexico exports ${RLO}cars and trucks`, "still isolated when opened");
   assert.match(win.AsideRender.CARD_CSS, /bdi \{ unicode-bidi: isolate; \}/);
   // The words around the pieces are still the card's, in order.
-  assert.equal(card.querySelector(".verdict").textContent, `Fact-check: rated “False${RLO}” by Factbook${RLO}`);
-  assert.match(card.querySelector(".meta").textContent, new RegExp(`^Dated 2023${RLO} · CC${RLO} · Close match$`));
+  assert.equal(card.querySelector(".kind").textContent, `Fact-check: rated “False${RLO}” by Factbook${RLO}`);
+  assert.equal(card.querySelector(".age").textContent, `Evidence from 2023${RLO} · article from 2025 · 2 years older`);
+  assert.equal(card.querySelector(".meta").textContent, `Licence: CC${RLO}`);
 });

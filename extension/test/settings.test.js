@@ -65,6 +65,20 @@ test("service URLs: https anywhere, plain http only on this computer", () => {
   assert.match(check("https://me:secret@aside.example").error, /user name or password/);
 });
 
+test("the card's 'turn off on this site' adds the site to the deny list once, as the lists keep it", async () => {
+  let stored = { denySites: ["other.example"] };
+  win.chrome = { storage: { sync: {
+    get: async () => ({ ...stored }),
+    set: async (values) => { stored = { ...stored, ...values }; },
+  } } };
+  assert.equal(await S.denySite("News.Example."), true);
+  assert.equal(await S.denySite("news.example"), true);
+  assert.deepEqual([...stored.denySites], ["other.example", "news.example"]);
+  assert.equal(S.allowedOn(await S.load(), "https://www.news.example/a"), false, "and its subdomains");
+  assert.equal(await S.denySite(""), false);
+  delete win.chrome;
+});
+
 test("storage failures fall back to defaults instead of throwing", async () => {
   win.chrome = { storage: { sync: { get: () => Promise.reject(new Error("gone")), set: () => Promise.reject(new Error("gone")) } } };
   const loaded = await S.load();

@@ -16,11 +16,15 @@
   /**
    * @param {Document} doc
    * @param {{range: Range, sentence: object}[]} items  anchored sentences, in page order
-   * @param {{trusted?: (event: Event) => boolean}} options  trusted: which events to act on
-   *   (the reader's own, by default; the node tests' synthetic events are not)
+   * @param {{trusted?: (event: Event) => boolean, articleDate?: string, site?: string,
+   *   onSiteOff?: () => void}} options  trusted: which events to act on (the reader's own, by
+   *   default; the node tests' synthetic events are not); articleDate: shown next to each
+   *   card's date; site and onSiteOff: the card's "Turn Aside off on <site>" button
    * @returns {{destroy(): void, highlights: object, open(i: number, focus?: boolean): void, close(): void}}
    */
-  function attach(doc, items, { highlight = root.AsideHighlight, card = root.AsideCard, articleDate, trusted = fromReader } = {}) {
+  function attach(doc, items, {
+    highlight = root.AsideHighlight, card = root.AsideCard, articleDate, site, onSiteOff, trusted = fromReader,
+  } = {}) {
     const win = doc.defaultView;
     const marks = highlight.create(doc, items);
     const cardView = card.create(doc);
@@ -40,12 +44,13 @@
         : { top: 0, bottom: 0, left: 0, right: 0 };
     }
 
-    function open(index, focus = false) {
+    /** Open a sentence's card; focus moves into it, announce has a screen reader read it. */
+    function open(index, focus = false, announce = false) {
       if (!items[index]) return;
       active = index;
       marks.setActive(index);
       if (focus) lastFocus = doc.activeElement;
-      cardView.show(items[index].sentence, rectOf(index), { focus, onClose: close, articleDate });
+      cardView.show(items[index].sentence, rectOf(index), { focus, announce, onClose: close, articleDate, site, onSiteOff });
     }
 
     function close() {
@@ -105,7 +110,9 @@
       // mark.focus() also gives a trusted event: it opens a card the page still cannot read.)
       if (!trusted(event)) return;
       const mark = event.target && event.target.closest ? event.target.closest(highlight.MARK) : null;
-      if (mark) open(Number(mark.dataset.index));
+      // Focus stays on the sentence; a screen reader hears the card's summary (the card
+      // itself is a dialog that Alt+Shift+J moves into).
+      if (mark) open(Number(mark.dataset.index), false, true);
     }
 
     function onScroll() {

@@ -12,6 +12,10 @@
   // there (a reload in another tab leaves this script orphaned, with nothing to tell it).
   const LIVENESS_EVENTS = ["mousemove", "keydown", "focusin", "scroll", "visibilitychange", "pageshow"];
   const RECHECK_MS = [200, 1000, 3000];
+  // Alt+Shift+H: hide (or show again) every highlight, on every page, until pressed again.
+  const HIDE = "KeyH";
+  // Settings whose change redraws the page at once (in this tab and every other).
+  const REDRAW_ON = ["enabled", "denySites", "allowSites", "highlightsHidden"];
 
   // Block text -> the sentences the service found in it (offsets relative to the text), so a
   // text is sent once per page however often it appears (a "key fact" box repeats a paragraph).
@@ -90,8 +94,10 @@
     observer = null;
     clearTimeout(rereadTimer);
     for (const type of LIVENESS_EVENTS) root.removeEventListener(type, checkAlive, true);
+    root.removeEventListener("keydown", onHideKey, true);
     try {
       api.runtime.onMessage.removeListener(onMessage);
+      api.storage.onChanged.removeListener(onSettingsChanged);
     } catch (_error) {
       // the API went with the extension
     }
@@ -125,6 +131,12 @@
       if (!Settings.allowedOn(settings, location.href)) {
         teardown();
         await report({ status: "off" });
+        return;
+      }
+      if (settings.highlightsHidden) {
+        teardown();
+        lastHash = "";
+        await report({ status: "hidden" });
         return;
       }
       if (settings.clickToSend && trigger !== "click") {
@@ -182,7 +194,9 @@
         }
       }
       // 5. Highlight and wire the cards (the observer is paused: fallback marks touch the DOM).
-      controller = root.AsideController.attach(document, items, { articleDate: article.published });
+      controller = root.AsideController.attach(document, items, {
+        articleDate: article.published, site: location.hostname, onSiteOff: turnOffSite,
+      });
       watch();
       lastHash = article.hash;
       // A repeated paragraph shows its sentences twice but they are one answer: count once.
@@ -205,8 +219,38 @@
     }
   }
 
+  /** The card's "Turn Aside off on <site>": onto the deny list; the storage change tears down. */
+  async function turnOffSite() {
+    const site = location.hostname;
+    if (!(await Settings.denySite(site))) return;
+    teardown();
+    root.AsideCard.toast(document, `Aside is off on ${site}. Its settings page can turn it back on.`);
+  }
+
+  function editable(target) {
+    return Boolean(target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName || "")));
+  }
+
+  /** Alt+Shift+H, the reader's own key press only (a page cannot hide or show them). */
+  async function onHideKey(event) {
+    if (event.isTrusted !== true || !event.altKey || !event.shiftKey || event.code !== HIDE) return;
+    if (editable(event.target) || !checkAlive()) return;
+    event.preventDefault();
+    const hidden = !(await Settings.load()).highlightsHidden;
+    await Settings.save({ highlightsHidden: hidden });
+    root.AsideCard.toast(document, hidden ? "Aside highlights hidden. Alt+Shift+H shows them again."
+      : "Aside highlights shown.");
+    // The storage change redraws every tab; this one at once.
+    run("settings");
+  }
+
+  function onSettingsChanged(changes, area) {
+    if (area !== "sync" || !REDRAW_ON.some((key) => key in changes) || !checkAlive()) return;
+    run("settings");
+  }
+
   function ours(node) {
-    return node && node.nodeType === 1 && /^(ASIDE-MARK|ASIDE-CARD)$/.test(node.nodeName);
+    return node && node.nodeType === 1 && /^(ASIDE-MARK|ASIDE-CARD|ASIDE-TOAST)$/.test(node.nodeName);
   }
 
   // 6. Dynamic pages: re-read after a quiet moment when the article or the URL changes.
@@ -239,7 +283,13 @@
   }
 
   api.runtime.onMessage.addListener(onMessage);
+  try {
+    api.storage.onChanged.addListener(onSettingsChanged);
+  } catch (_error) {
+    // no storage events: settings apply on the next read
+  }
   for (const type of LIVENESS_EVENTS) root.addEventListener(type, checkAlive, true);
+  root.addEventListener("keydown", onHideKey, true);
   watch();
   run("load");
 })(globalThis);

@@ -15,6 +15,7 @@
     $("serviceUrl").value = s.serviceUrl;
     $("apiKey").value = key ? key.key : "";
     $("clickToSend").checked = s.clickToSend;
+    $("highlightsHidden").checked = s.highlightsHidden;
     $("allowSites").value = s.allowSites.join("\n");
     $("denySites").value = s.denySites.join("\n");
   }
@@ -47,6 +48,7 @@
       enabled: $("enabled").checked,
       serviceUrl: service.origin,
       clickToSend: $("clickToSend").checked,
+      highlightsHidden: $("highlightsHidden").checked,
       allowSites: allow.sites,
       denySites: deny.sites,
     });

@@ -7,6 +7,7 @@
   const STATUS = {
     idle: "Not run on this page yet.",
     off: "Aside is off for this site.",
+    hidden: "Highlights are hidden on every page (Alt+Shift+H shows them); nothing was sent.",
     "waiting-for-click": "Click “Find context on this page” to send it.",
     "not-an-article": "This page does not look like an article; nothing was sent.",
     asking: "Asking the service…",

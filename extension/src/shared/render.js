@@ -11,6 +11,7 @@
     :host { all: initial; }
     .card {
       --bg: #fffdf7; --fg: #1f2328; --muted: #57606a; --line: #e5d9b6; --accent: #9a3412;
+      --shared: #fde68a;
       box-sizing: border-box; width: min(420px, calc(100vw - 16px)); max-height: min(60vh, 520px);
       overflow: auto; background: var(--bg); color: var(--fg); border: 1px solid var(--line);
       border-radius: 10px; box-shadow: 0 8px 28px rgba(0,0,0,.18);
@@ -18,7 +19,8 @@
       text-align: left; direction: ltr;
     }
     @media (prefers-color-scheme: dark) {
-      .card { --bg: #1d1f23; --fg: #e6e6e6; --muted: #a8b0b9; --line: #3b3f46; --accent: #fdba74; }
+      .card { --bg: #1d1f23; --fg: #e6e6e6; --muted: #a8b0b9; --line: #3b3f46; --accent: #fdba74;
+              --shared: #6b5a1e; }
     }
     .card:focus { outline: 2px solid var(--accent); outline-offset: 2px; }
     header { display: flex; align-items: center; justify-content: space-between; gap: 8px;
@@ -34,14 +36,23 @@
     .section { margin: 0 0 2px; color: var(--muted); font-size: 12px; font-weight: 600; }
     button.more { font-size: 12px; color: var(--accent); text-decoration: underline; padding: 0;
                   margin: 0 0 6px; display: inline-block; }
-    .verdict { margin: 0 0 4px; font-weight: 600; color: var(--accent); }
     .claimant { margin: 0 0 4px; color: var(--muted); font-size: 12px; }
-    .source { margin: 0; font-weight: 600; }
+    .source { margin: 0 0 2px; font-weight: 600; }
     .source a { color: var(--accent); text-decoration: underline; }
+    .age { margin: 0 0 4px; color: var(--muted); font-size: 12px; }
+    .age.old { color: var(--accent); font-weight: 600; }
+    .kind { margin: 0 0 4px; font-size: 12px; }
+    .badge { display: inline-block; padding: 0 6px; border-radius: 4px; font-weight: 600;
+             border: 1px solid var(--line); background: var(--bg); color: var(--fg); }
+    .badge.fact-check { border-color: var(--accent); color: var(--accent); }
+    .shared { background: var(--shared); border-radius: 2px; }
+    .why { margin: 0 0 2px; color: var(--muted); font-size: 12px; }
     .meta { margin: 2px 0 0; color: var(--muted); font-size: 12px; }
     .also { margin: 2px 0 0; font-size: 12px; }
     .also a { color: var(--accent); }
-    footer { margin-top: 8px; color: var(--muted); font-size: 11px; }
+    footer { margin-top: 8px; color: var(--muted); font-size: 12px; }
+    footer p { margin: 0 0 4px; }
+    button.site-off { font-size: 12px; color: var(--accent); text-decoration: underline; padding: 0; }
   `;
 
   /** The match score in words a reader understands; the number stays in the tooltip. */
@@ -67,28 +78,54 @@
     return match ? Number(match[1]) : null;
   }
 
-  /** "Dated 2015 · 10 years before this article" when the evidence is much older. */
-  function dateLine(published, articleDate) {
-    if (!published) return "Undated";
-    const line = `Dated ${published}`;
-    const evidence = yearOf(published);
-    const article = yearOf(articleDate);
-    if (evidence && article && article - evidence >= OLD_EVIDENCE_YEARS) {
-      return `${line} · ${article - evidence} years before this article`;
-    }
-    return line;
+  /** "2025-03-03" of an ISO time ("2025-03-03T10:00:00Z"); other dates as they are. */
+  function shortDate(value) {
+    const text = String(value);
+    return /^\d{4}-\d\d-\d\dT/.test(text) ? text.slice(0, 10) : text;
   }
 
-  /** "Dated 2015 · 10 years before this article", the date isolated (see dateLine). */
-  function dateParts(published, articleDate) {
-    if (!published) return ["Undated"];
-    const parts = ["Dated ", isolated(published)];
+  function years(n) {
+    return `${n} year${n === 1 ? "" : "s"}`;
+  }
+
+  /**
+   * How old the evidence is, next to the article's date, as parts (dates isolated) and
+   * whether it is old (OLD_EVIDENCE_YEARS or more before the article, or before today when
+   * the article has no date): "Evidence from 2015 · article from 2025-03-03 · 10 years older".
+   */
+  function ageParts(published, articleDate, now = new Date()) {
     const evidence = yearOf(published);
     const article = yearOf(articleDate);
-    if (evidence && article && article - evidence >= OLD_EVIDENCE_YEARS) {
-      parts.push(` · ${article - evidence} years before this article`);
+    const parts = published ? ["Evidence from ", isolated(shortDate(published))] : ["Evidence undated"];
+    if (articleDate) parts.push(" · article from ", isolated(shortDate(articleDate)));
+    let gap = null;
+    if (evidence && article) {
+      gap = article - evidence;
+      if (gap >= 1) parts.push(` · ${years(gap)} older`);
+    } else if (evidence) {
+      gap = now.getUTCFullYear() - evidence;
+      if (gap >= 1) parts.push(` (${years(gap)} ago)`);
     }
-    return parts;
+    return { parts, old: gap !== null && gap >= OLD_EVIDENCE_YEARS };
+  }
+
+  /** "Dated 2015 · 10 years before this article": the age line as plain text. */
+  function dateLine(published, articleDate, now = new Date()) {
+    return ageParts(published, articleDate, now).parts
+      .map((part) => (typeof part === "string" ? part : part.isolate)).join("");
+  }
+
+  const KIND_LABELS = { "fact-check": "Fact-check", statistic: "Statistic", reference: "Reference" };
+
+  /** What the card is: "Fact-check" with its rating and reviewer, "Statistic" or "Reference". */
+  function kindParts(doc, item) {
+    const category = item.category || (item.kind === "fact-check" ? "fact-check" : "reference");
+    const badge = el(doc, "span", `badge ${category in KIND_LABELS ? category : "reference"}`,
+      KIND_LABELS[category] || "Reference");
+    if (category !== "fact-check") return [badge];
+    const rated = item.rating ? [": rated “", isolated(item.rating), "”"] : [];
+    const by = item.publisher ? [" by ", isolated(item.publisher)] : [];
+    return [badge, ...rated, ...by];
   }
 
   /** The source's label ("publisher — title"), each part isolated, as a link when it has one. */
@@ -109,9 +146,49 @@
     return { isolate: String(text) };
   }
 
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  }
+
+  /**
+   * A passage's text in a <bdi>, with the words it shares with the sentence (the service's
+   * `matched`, as the passage spells them) in <span class="shared">: a plain span, not a
+   * <mark>, so a screen reader reads the passage without "highlight" at every word.
+   */
+  function passageText(doc, text, matched) {
+    const bdi = doc.createElement("bdi");
+    bdi.dir = "auto";
+    const words = (matched || []).map(String).filter((w) => w.trim()).sort((a, b) => b.length - a.length);
+    if (!words.length) {
+      bdi.textContent = text;
+      return bdi;
+    }
+    // Whole words only: "war" must not light up inside "warning".
+    const pattern = new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.map(escapeRegExp).join("|")})(?![\\p{L}\\p{N}])`, "giu");
+    let last = 0;
+    for (const match of text.matchAll(pattern)) {
+      if (match.index > last) bdi.appendChild(doc.createTextNode(text.slice(last, match.index)));
+      bdi.appendChild(el(doc, "span", "shared", match[0]));
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) bdi.appendChild(doc.createTextNode(text.slice(last)));
+    return bdi;
+  }
+
+  /** "Shares “tariff”, “fentanyl” · Close match": why the passage matched the sentence. */
+  function whyParts(doc, item) {
+    const words = (item.matched || []).slice(0, 8);
+    const shared = words.length
+      ? ["Why it matched: shares ", ...words.flatMap((w, n) => [n ? ", “" : "“", isolated(w), "”"]), " · "]
+      : ["Why it matched: similar meaning · "];
+    const match = el(doc, "span", "match", scoreWords(Number(item.score)));
+    match.title = `Similarity ${Number(item.score).toFixed(2)} (1.00 = same meaning)`;
+    return [...shared, match];
+  }
+
   /**
    * An element with some content: a string (our own words) or a list of parts, each a
-   * string or isolated(text).
+   * string, isolated(text) or a node.
    */
   function el(doc, tag, className, content) {
     const node = doc.createElement(tag);
@@ -141,42 +218,60 @@
     return node;
   }
 
+  let serial = 0;
+
   /**
-   * Build the card for one sentence: a dialog with its cards, source links and dates.
+   * Build the card for one sentence: a dialog listing its cards. Each states, in this order,
+   * where it comes from (publisher, title, link), how old the evidence is next to the
+   * article's date, what kind of card it is (a fact-check with its rating and reviewer, a
+   * statistic, a reference), the passage with the shared words marked, and why it matched.
+   * The dialog is described by its list, so a screen reader focused on it reads the cards.
    * @param {Document} doc
    * @param {{exact: string, cards: object[]}} sentence
-   * @param {{onClose?: () => void, articleDate?: string}} options
+   * @param {{onClose?: () => void, articleDate?: string, site?: string,
+   *   onSiteOff?: () => void, now?: Date}} options  site and onSiteOff: a button that turns
+   *   Aside off for this site (the extension's; the demo page has none)
    */
-  function buildCard(doc, sentence, { onClose, articleDate } = {}) {
+  function buildCard(doc, sentence, { onClose, articleDate, site, onSiteOff, now = new Date() } = {}) {
+    const id = `aside-card-${++serial}`;
     const card = el(doc, "div", "card");
     card.setAttribute("role", "dialog");
     card.setAttribute("aria-label", `Context for: ${sentence.exact.slice(0, 120)}`);
+    card.setAttribute("aria-describedby", `${id}-list`);
     card.tabIndex = -1;
 
     const header = el(doc, "header");
     header.appendChild(el(doc, "span", "", sentence.cards.length > 1 ? "Context · " + sentence.cards.length + " sources" : "Context"));
     const close = el(doc, "button", "close", "×");
+    close.type = "button";
     close.setAttribute("aria-label", "Close context card");
     close.addEventListener("click", () => onClose && onClose());
     header.appendChild(close);
     card.appendChild(header);
 
     const list = el(doc, "ol");
+    list.id = `${id}-list`;
     for (const item of sentence.cards) {
       const li = el(doc, "li");
-      // A fact-check: the reviewer's rating of the claim, and who made the claim.
-      if (item.rating) {
-        const by = item.publisher ? [" by ", isolated(item.publisher)] : [];
-        li.appendChild(el(doc, "p", "verdict", ["Fact-check: rated “", isolated(item.rating), "”", ...by]));
-      }
+      // 1. Where it comes from.
+      const source = el(doc, "p", "source");
+      source.appendChild(sourceLink(doc, item));
+      li.appendChild(source);
+      // 2. How old the evidence is, next to the article's date.
+      const age = ageParts(item.published, articleDate, now);
+      li.appendChild(el(doc, "p", age.old ? "age old" : "age", age.parts));
+      // 3. What kind of card it is.
+      li.appendChild(el(doc, "p", "kind", kindParts(doc, item)));
+      if (item.claimant) li.appendChild(el(doc, "p", "claimant", ["Claimed by ", isolated(item.claimant)]));
       if (item.section) li.appendChild(el(doc, "p", "section", [isolated(item.section)]));
-      // The matching sentences first; the whole passage on demand.
+      // The passage: the matching sentences first, the whole passage on demand.
       const short = item.snippet && item.snippet !== item.text ? item.snippet : null;
-      const passageParts = (text) => (item.rating ? ["Claim: ", isolated(text)] : [isolated(text)]);
+      const passageParts = (text) => [...(item.rating ? ["Claim: "] : []), passageText(doc, text, item.matched)];
       const passage = el(doc, "p", "passage", passageParts(short || item.text));
       li.appendChild(passage);
       if (short) {
         const more = el(doc, "button", "more", "Show the whole passage");
+        more.type = "button";
         more.setAttribute("aria-expanded", "false");
         more.addEventListener("click", () => {
           const open = more.getAttribute("aria-expanded") === "true";
@@ -186,28 +281,39 @@
         });
         li.appendChild(more);
       }
-      if (item.claimant) li.appendChild(el(doc, "p", "claimant", ["Claimed by ", isolated(item.claimant)]));
-      const source = el(doc, "p", "source");
-      source.appendChild(sourceLink(doc, item));
-      li.appendChild(source);
+      // 4. Why it matched.
+      li.appendChild(el(doc, "p", "why", whyParts(doc, item)));
       // Near-identical passages from other sources are named on the same card.
       const others = (item.sources || []).slice(1);
       if (others.length) {
-        const also = el(doc, "p", "also", ["Also in: ", ...others.flatMap((other, n) => (n ? ["; ", sourceLink(doc, other)] : [sourceLink(doc, other)]))]);
-        li.appendChild(also);
+        li.appendChild(el(doc, "p", "also", ["Also in: ", ...others.flatMap((other, n) => (n ? ["; ", sourceLink(doc, other)] : [sourceLink(doc, other)]))]));
       }
-      const license = item.license ? [" · ", isolated(item.license)] : [];
-      const metaLine = el(doc, "p", "meta", [...dateParts(item.published, articleDate), ...license, " · "]);
-      const match = el(doc, "span", "match", scoreWords(Number(item.score)));
-      match.title = `Similarity ${Number(item.score).toFixed(2)} (1.00 = same meaning)`;
-      metaLine.appendChild(match);
-      li.appendChild(metaLine);
+      if (item.license) li.appendChild(el(doc, "p", "meta", ["Licence: ", isolated(item.license)]));
       list.appendChild(li);
     }
     card.appendChild(list);
-    card.appendChild(el(doc, "footer", "", "Aside shows related sources, not a verdict. Esc closes."));
+
+    const footer = el(doc, "footer");
+    footer.appendChild(el(doc, "p", "", "Aside shows related sources, not a verdict. Esc closes; Alt+Shift+H hides all highlights."));
+    if (site && onSiteOff) {
+      const off = el(doc, "button", "site-off", ["Turn Aside off on ", isolated(site)]);
+      off.type = "button";
+      // In the extension the card is in a closed shadow root: page scripts cannot reach this.
+      off.addEventListener("click", () => onSiteOff());
+      footer.appendChild(off);
+    }
+    card.appendChild(footer);
     return card;
   }
 
-  root.AsideRender = Object.freeze({ CARD_CSS, buildCard, dateLine, scoreWords, safeUrl });
+  /** The card's content as one line, for a screen reader's live region. */
+  function summary(sentence) {
+    const first = sentence.cards[0];
+    if (!first) return "";
+    const from = [first.publisher, first.title].filter(Boolean).join(", ") || "a source";
+    const more = sentence.cards.length > 1 ? ` ${sentence.cards.length - 1} more in the card.` : "";
+    return `Context from ${from}${first.published ? `, ${shortDate(first.published)}` : ""}: ${first.snippet || first.text}${more}`;
+  }
+
+  root.AsideRender = Object.freeze({ CARD_CSS, buildCard, dateLine, scoreWords, safeUrl, summary });
 })(globalThis);

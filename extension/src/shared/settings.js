@@ -12,6 +12,7 @@
     allowSites: [], // when non-empty, only these hosts
     denySites: [], // never these hosts
     timeoutMs: 8000,
+    highlightsHidden: false, // Alt+Shift+H: no highlights or cards on any page until pressed again
   });
 
   function storageArea(name) {
@@ -167,6 +168,22 @@
   }
 
   /**
+   * Add a site to the deny list (the card's "Turn Aside off on …"), serialised with other
+   * settings writes. Resolves true when the list holds it (it may already have), false when
+   * the name is not a site or the write failed.
+   */
+  function denySite(host) {
+    const site = normaliseSite(host);
+    if (!site) return Promise.resolve(false);
+    return serial(async () => {
+      const { denySites } = await load();
+      const list = denySites || [];
+      if (list.some((entry) => normaliseSite(entry) === site)) return true;
+      return save({ denySites: [...list, site] });
+    });
+  }
+
+  /**
    * Whether a URL's host is this computer, by a name the manifest's optional host permissions
    * can grant: localhost, 127.0.0.1 or [::1] (match patterns cannot name the rest of 127/8).
    */
@@ -202,6 +219,6 @@
 
   root.AsideSettings = Object.freeze({
     DEFAULTS, load, save, serial, sessionGet, sessionSet, sessionRemove, sessionUpdate,
-    normaliseSite, checkSites, parseSites, allowedOn, checkServiceUrl,
+    normaliseSite, checkSites, parseSites, allowedOn, checkServiceUrl, denySite,
   });
 })(globalThis);

@@ -92,7 +92,7 @@ async function launchChromium({ dir, executable, headless, timeout }) {
     async openExtensionPage(path) {
       const page = await browser.newPage();
       await page.goto(`${origin}/${path}`);
-      return wrapPage(page, readCardCdp);
+      return wrapPage(page, readCardCdp, boxCdp, cardAxCdp);
     },
     canScriptExtensionPages: true,
     /** The popup's page, loaded in a tab behind the given one, so that the tab it reads (the
@@ -101,9 +101,9 @@ async function launchChromium({ dir, executable, headless, timeout }) {
       const popup = await browser.newPage();
       await over.bringToFront();
       await popup.goto(`${origin}/popup/popup.html`, { waitUntil: "load" });
-      return { page: wrapPage(popup, readCardCdp), close: () => popup.close() };
+      return { page: wrapPage(popup, readCardCdp, boxCdp, cardAxCdp), close: () => popup.close() };
     },
-    wrap: (page) => wrapPage(page, readCardCdp),
+    wrap: (page) => wrapPage(page, readCardCdp, boxCdp, cardAxCdp),
   });
 }
 
@@ -123,9 +123,42 @@ async function readCardCdp(page) {
     attrs: Object.fromEntries((node.attributes || []).flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1]]]))),
     children: (node.children || []).map(fromCdp),
     shadow: (node.shadowRoots || []).map((s) => ({ mode: s.shadowRootType, children: (s.children || []).map(fromCdp) }))[0] || null,
+    ref: node.backendNodeId,
   });
   const host = findNode(fromCdp(root), HOST);
   return host;
+}
+
+/** The viewport box {x, y, width, height} of a node read by readCardCdp (its ref), scrolled
+ * into view within the card first (the card scrolls; the page under it does not move). */
+async function boxCdp(page, ref) {
+  const cdp = await page.createCDPSession();
+  try {
+    await cdp.send("DOM.scrollIntoViewIfNeeded", { backendNodeId: ref });
+    const { model } = await cdp.send("DOM.getBoxModel", { backendNodeId: ref });
+    const [x1, y1, , , x3, y3] = model.border;
+    return { x: x1, y: y1, width: x3 - x1, height: y3 - y1 };
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** What a screen reader is given for the card's dialog: {role, name, description, focusable},
+ * from Chromium's accessibility tree (CDP Accessibility), which takes in closed shadow roots. */
+async function cardAxCdp(page) {
+  const host = await readCardCdp(page);
+  const card = host && findClass(host, "card");
+  if (!card) return null;
+  const cdp = await page.createCDPSession();
+  try {
+    const { nodes } = await cdp.send("Accessibility.getPartialAXTree", { backendNodeId: card.ref, fetchRelatives: false });
+    const node = nodes.find((n) => n.backendDOMNodeId === card.ref) || nodes[0];
+    const value = (field) => (node[field] && node[field].value) || "";
+    const property = (name) => ((node.properties || []).find((p) => p.name === name) || { value: {} }).value.value;
+    return { role: value("role"), name: value("name"), description: value("description"), focused: Boolean(property("focused")) };
+  } finally {
+    await cdp.detach();
+  }
 }
 
 // --- Firefox: WebDriver BiDi, the extension installed with webExtension.install -------------
@@ -246,7 +279,7 @@ async function launchFirefox({ dir, manifest, executable, headless, timeout }) {
         }),
       };
     },
-    wrap: (page) => wrapPage(page, readCardBidi),
+    wrap: (page) => wrapPage(page, readCardBidi, boxBidi, null),
   });
 }
 
@@ -276,9 +309,25 @@ async function readCardBidi(page) {
       shadow: node.shadowRoot
         ? { mode: node.shadowRoot.value.mode, children: (node.shadowRoot.value.children || []).map(fromBidi) }
         : null,
+      ref: remote.sharedId,
     };
   };
   return fromBidi(result.result);
+}
+
+/** The viewport box of a node read by readCardBidi (its sharedId), scrolled into view within
+ * the card and measured in the sandbox. */
+async function boxBidi(page, ref) {
+  const context = page.mainFrame().browsingContext;
+  const { result } = await context.userContext.browser.session.send("script.callFunction", {
+    functionDeclaration: "(node) => { node.scrollIntoView({ block: 'nearest' }); return JSON.stringify(node.getBoundingClientRect()); }",
+    awaitPromise: false,
+    target: { context: context.id, sandbox: "aside-driver" },
+    arguments: [{ sharedId: ref }],
+    resultOwnership: "none",
+  });
+  if (result.type === "exception") throw new Error(`box: ${result.exceptionDetails.text}`);
+  return JSON.parse(result.result.value);
 }
 
 // --- Shared --------------------------------------------------------------------------------
@@ -292,32 +341,60 @@ function findNode(node, name) {
   return null;
 }
 
-/** {role, label, text, links: [[text, href]], tags, mode} of the open card, or null. */
+const classesOf = (node) => (node.attrs.class || "").split(/\s+/).filter(Boolean);
+
+/** The first node under node (shadow trees included) with the given class, or null. */
+function findClass(node, className) {
+  if (node.type === 1 && classesOf(node).includes(className)) return node;
+  for (const child of [...node.children, ...(node.shadow ? node.shadow.children : [])]) {
+    const found = findClass(child, className);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * The open card, or null: {role, label, text, links: [[text, href]], tags, mode, parts,
+ * shared, describedBy, status}. parts: the first entry's parts by class, in order; shared: the
+ * words marked as shared with the sentence; describedBy: the text of the element the dialog's
+ * aria-describedby names; status: what its live region says.
+ */
 function cardOf(host) {
   if (!host || !host.shadow) return null;
-  const card = host.shadow.children.find((n) => (n.attrs.class || "").split(/\s+/).includes("card"));
+  const card = host.shadow.children.find((n) => classesOf(n).includes("card"));
   if (!card) return null;
   const tags = new Set();
   const links = [];
+  const shared = [];
+  const ids = new Map();
   const textOf = (node) => {
     if (node.type === 3) return node.value;
     if (node.type !== 1) return "";
     tags.add(node.name);
     const inner = node.children.map(textOf).join("");
+    if (node.attrs.id) ids.set(node.attrs.id, inner);
     if (node.name === "a") links.push([inner, node.attrs.href || ""]);
+    if (classesOf(node).includes("shared")) shared.push(inner);
     return inner + (["p", "li", "header", "footer", "ol", "div"].includes(node.name) ? "\n" : "");
   };
+  const text = textOf(card);
+  const first = findNode(card, "li");
+  const status = host.shadow.children.find((n) => classesOf(n).includes("aside-status"));
   return {
     role: card.attrs.role || null,
     label: card.attrs["aria-label"] || "",
-    text: textOf(card),
+    text,
     links,
     tags: [...tags].sort(),
     mode: host.shadow.mode,
+    parts: first ? first.children.filter((n) => n.type === 1).map((n) => classesOf(n)[0] || n.name) : [],
+    shared,
+    describedBy: ids.get(card.attrs["aria-describedby"]) ?? null,
+    status: status ? status.children.map((n) => n.value).join("") : "",
   };
 }
 
-function wrapPage(page, readCard) {
+function wrapPage(page, readCard, box, cardAx) {
   const errors = [];
   page.on("pageerror", (error) => errors.push(String(error && error.message ? error.message : error)));
   page.on("console", (message) => {
@@ -350,6 +427,17 @@ function wrapPage(page, readCard) {
       }
     },
     card: async () => cardOf(await readCard(page)),
+    /** Click, with the driver's trusted pointer, the card's element with this class. */
+    async clickInCard(className) {
+      const host = await readCard(page);
+      const node = host && findClass(host, className);
+      if (!node) throw new Error(`no .${className} in the card`);
+      const rect = await box(page, node.ref);
+      await page.mouse.click(rect.x + Math.min(8, rect.width / 2), rect.y + rect.height / 2);
+    },
+    /** {role, name, description, focused} a screen reader gets for the open card; null where
+     * the browser's protocol gives no accessibility tree (Firefox's BiDi). */
+    cardAccessible: () => (cardAx ? cardAx(page) : Promise.resolve(null)),
     /** The card host's tree as the protocol sees it (for debugging). */
     cardTree: () => readCard(page),
     /** Move the pointer (trusted input through the driver). */

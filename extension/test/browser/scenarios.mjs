@@ -9,8 +9,17 @@
 // All scenarios of a run share one browser, so its session cache of answers: a scenario that
 // counts requests loads a page address no other scenario loads.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { sleep } from "./driver.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DIST = { chromium: join(here, "..", "..", "dist", "chrome"), firefox: join(here, "..", "..", "dist", "firefox") };
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+// axe-core's impacts that fail the check: "serious" and "critical" (the issue's bar).
+const BLOCKING = ["serious", "critical"];
 
 // Functions run in the page (page.evaluate sends their source): each stands alone.
 
@@ -170,6 +179,223 @@ const UPDATE = "Update: The administration says Mexican cartels are trafficking 
 
 // Long enough for a re-read (REREAD_MS in content/main.js, 1200) to have sent, had it sent.
 const QUIET_MS = 2_500;
+
+
+// A sentence with a fact-check, a statistic and a long reference, as the service answers it,
+// for rendering the real card in a page of the test's own (the accessibility check).
+const AXE_SENTENCE = {
+  exact: "Mexico is the largest trading partner of the United States.",
+  cards: [
+    { id: "1", text: "Mexico is now the top trading partner of the United States.", title: "Is Mexico the top partner?",
+      url: "https://factcheck.example/mexico", publisher: "Example Fact Check", published: "2024-05-01",
+      kind: "fact-check", category: "fact-check", license: null, score: 0.86, claimant: "A senator", rating: "Mostly true",
+      matched: ["Mexico", "trading", "partner", "United", "States"], sources: [], snippet: "" },
+    { id: "2", text: "exports partners: US 76%, Canada 5% (2019); imports partners: US 45%, China 18% (2019)",
+      title: "Mexico — Economy - exports - partners", url: "https://www.cia.gov/the-world-factbook/countries/mexico/",
+      publisher: "CIA World Factbook", published: "2019", kind: "factbook", category: "statistic", license: "Public domain",
+      score: 0.64, matched: ["partners"], section: "Economy - exports - partners", sources: [], snippet: "" },
+    { id: "3", text: "Mexico–United States relations. " + "The two countries share a long border and deep trade ties. ".repeat(8),
+      snippet: "Mexico–United States relations. The two countries share a long border …", title: "Mexico–United States relations",
+      url: "https://en.wikipedia.org/wiki/Mexico%E2%80%93United_States_relations", publisher: "Wikipedia",
+      published: "2015", kind: "wikipedia", category: "reference", license: "CC BY-SA 3.0", score: 0.61,
+      matched: ["Mexico", "United", "States"], sources: [] },
+  ],
+};
+
+/** In the page: the real card (render.js, card.js from the build), open on AXE_SENTENCE. Its
+ * shadow root is open here only, so that axe-core can read it; the extension's is closed. */
+function renderCardForAxe(sentence) {
+  const view = globalThis.AsideCard.create(document, { mode: "open" });
+  view.show(sentence, { top: 80, bottom: 100, left: 40, right: 400 },
+    { articleDate: "2025-03-03", site: "news.example", onSiteOff() {} });
+  return Boolean(document.querySelector("aside-card").shadowRoot.querySelector(".card"));
+}
+
+/** In the page (with axe-core loaded): the violations in context, as {id, impact, nodes}. */
+async function axeViolations(context) {
+  const target = context ? document.querySelector(context) : document;
+  const results = await globalThis.axe.run(target, { resultTypes: ["violations"] });
+  return results.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help,
+    targets: v.nodes.slice(0, 3).map((n) => String(n.target)) }));
+}
+
+/** The popup as the browser shows it (popup.html, its CSS and scripts from the build), over a
+ * stand-in for the extension API that answers with a tab state: for a browser whose protocol
+ * cannot open extension pages (Firefox), and the same markup everywhere. */
+async function stagePopup(page, dist, state) {
+  const html = readFileSync(join(dist, "popup", "popup.html"), "utf8")
+    .replace(/<script[^>]*><\/script>/g, "")
+    .replace(/<link rel="stylesheet"[^>]*>/, `<style>${readFileSync(join(dist, "popup", "popup.css"), "utf8")}</style>`);
+  await page.raw.setContent(html, { waitUntil: "load" });
+  await page.raw.addScriptTag({ content: `globalThis.chrome = {
+    runtime: { lastError: undefined, sendMessage(message, reply) { reply(${JSON.stringify(state)}); }, openOptionsPage() {} },
+    tabs: { query: async () => [{ id: 1 }] },
+    storage: { sync: { get: async () => ({}), set: async () => {} } },
+  };` });
+  for (const file of ["shared/messages.js", "shared/settings.js", "popup/popup.js"]) {
+    await page.raw.addScriptTag({ content: readFileSync(join(dist, file), "utf8") });
+  }
+  return page.waitFor(() => document.querySelectorAll("#sent > li").length > 0);
+}
+
+/** Fail on serious or critical violations; the rest, for the report. */
+function assertAccessible(violations, what) {
+  const blocking = violations.filter((v) => BLOCKING.includes(v.impact));
+  assert.deepEqual(blocking, [], `${what}: serious or critical accessibility violations`);
+  return violations.map((v) => `${v.id} (${v.impact})`);
+}
+
+const EXTRA_SCENARIOS = [
+  {
+    id: "card-states-source-age-kind-why",
+    title: "the card states its source, the evidence's age by the article's date, its kind, and the shared words",
+    async run({ browser, page, site, artifacts }) {
+      await openNews(page, site, "?design");
+      const card = await hover(page, MEXICO);
+      assert.deepEqual(card.parts.slice(0, 3), ["source", "age", "kind"], `order: ${card.parts}`);
+      assert.ok(card.parts.indexOf("why") > card.parts.indexOf("passage"), `order: ${card.parts}`);
+      const lines = card.text.split("\n");
+      const age = lines.find((line) => line.startsWith("Evidence"));
+      assert.ok(age && age.includes("article from 2025-03-03"), `the article's date beside the evidence's: ${age}`);
+      assert.ok(lines.some((line) => /^(Reference|Statistic|Fact-check)/.test(line)), card.text);
+      const why = lines.find((line) => line.startsWith("Why it matched: shares"));
+      assert.ok(why, card.text);
+      assert.ok(card.shared.length > 0, "shared words are marked in the passages");
+      const reasons = lines.filter((line) => line.startsWith("Why it matched")).join(" ").toLowerCase();
+      for (const word of card.shared) assert.ok(reasons.includes(`“${word.toLowerCase()}”`), `${word} in ${reasons}`);
+      assert.ok(!card.tags.includes("mark"), "no <mark>: a screen reader hears no 'highlight' at each word");
+      let screenshot = null;
+      if (artifacts) {
+        screenshot = join(artifacts, `card-design-${browser.name}.png`);
+        await page.screenshot(screenshot);
+      }
+      assert.deepEqual(page.errors, []);
+      return { screenshot, parts: card.parts, age, why };
+    },
+  },
+  {
+    id: "screen-reader-gets-the-card",
+    title: "a screen reader focused on a highlight's card gets its content, with no highlight noise",
+    async run({ browser, page, site }) {
+      await openNews(page, site, "?reader");
+      await page.press("Alt+Shift+KeyJ");
+      const card = await page.waitForCard({ open: true, timeout: 3_000 });
+      assert.equal(card.role, "dialog");
+      assert.ok(card.describedBy && card.describedBy.includes("Why it matched"),
+        `the dialog is described by its cards: ${card.describedBy}`);
+      assert.ok(!card.tags.includes("mark"));
+      const roles = await page.evaluate(() => [...document.querySelectorAll("[role=mark], mark, aside-mark[role]")].length);
+      assert.equal(roles, 0, "nothing in the page is exposed as a highlight (mark) role");
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.localName),
+        "aside-card", "focus is in the card");
+      const accessible = await page.cardAccessible();
+      if (accessible) {
+        assert.equal(accessible.role, "dialog");
+        assert.ok(accessible.focused, "the dialog is the focused node");
+        assert.ok(accessible.name.startsWith("Context for: "), accessible.name);
+        assert.ok(accessible.description.includes("Why it matched"), accessible.description);
+        assert.ok(!/highlight/i.test(accessible.name + accessible.description), "no 'highlight' announced");
+      }
+      await page.press("Escape");
+      assert.deepEqual(page.errors, []);
+      return accessible
+        ? { focused: { role: accessible.role, name: accessible.name.slice(0, 60), description: accessible.description.slice(0, 80) } }
+        : { checked: "the dialog's aria-describedby names its list of cards (read from the DOM): BiDi gives no accessibility tree" };
+    },
+  },
+  {
+    id: "alt-shift-h-hides-all-highlights",
+    title: "Alt+Shift+H hides every highlight, on this page and the next, until pressed again",
+    async run({ browser, page, site, service }) {
+      try {
+        const shown = await openNews(page, site, "?hide");
+        await page.press("Alt+Shift+KeyH");
+        await until(async () => (await page.evaluate(traces)) === 0, { timeout: 5_000, what: "highlights hidden" });
+        await tabState(browser, page, "hidden");
+        // The setting persists: a page opened next shows nothing and sends nothing.
+        const before = (await received(service)).posts;
+        const next = await browser.newPage();
+        try {
+          await next.goto(`${site}/news.html?hide-next`);
+          await tabState(browser, next, "hidden");
+          await sleep(QUIET_MS);
+          assert.equal(await next.evaluate(traces), 0, "nothing shown on the next page");
+          assert.equal((await received(service)).posts, before, "nothing sent while hidden");
+          await next.press("Alt+Shift+KeyH");
+          const back = await waitForHighlights(next, 3);
+          assert.deepEqual(next.errors, []);
+          assert.deepEqual(page.errors, []);
+          return { before: shown.length, hidden: 0, shownAgain: back.length };
+        } finally {
+          await next.close().catch(() => {});
+        }
+      } finally {
+        await browser.setSettings({ highlightsHidden: false });
+      }
+    },
+  },
+  {
+    id: "turn-off-site-from-card",
+    title: "the card's 'Turn Aside off on this site' clears the page and keeps the site off",
+    async run({ browser, page, site, service }) {
+      try {
+        await openNews(page, site, "?site-off");
+        await hover(page, MEXICO);
+        await page.clickInCard("site-off");
+        await until(async () => (await page.evaluate(traces)) === 0, { timeout: 5_000, what: "the page cleared" });
+        const before = (await received(service)).posts;
+        await page.goto(`${site}/news.html?site-off-reload`);
+        await tabState(browser, page, "off");
+        await sleep(QUIET_MS);
+        assert.equal((await received(service)).posts, before, "nothing sent on the site once off");
+        assert.equal(await page.evaluate(traces), 0);
+        assert.deepEqual(page.errors, []);
+        return { denied: new URL(site).hostname, afterReload: "off" };
+      } finally {
+        await browser.setSettings({ denySites: [] });
+      }
+    },
+  },
+  {
+    id: "card-and-popup-pass-axe",
+    title: "axe-core finds no serious accessibility violation in the card or the popup",
+    async run({ browser, page, site }) {
+      const dist = DIST[browser.name];
+      // The card: the build's own render.js and card.js in a page the extension does not read.
+      await page.goto(`${site}/shop.html`);
+      for (const file of ["shared/render.js", "content/card.js"]) {
+        await page.raw.addScriptTag({ content: readFileSync(join(dist, file), "utf8") });
+      }
+      assert.ok(await page.evaluate(renderCardForAxe, AXE_SENTENCE), "the card rendered");
+      await page.raw.addScriptTag({ content: AXE });
+      const card = assertAccessible(await page.evaluate(axeViolations, "aside-card"), "the card");
+      // The popup, with a state that has a request in "what was sent".
+      const state = { status: "ok", blocks: 4, sentBlocks: 4, sentences: 3, highlights: 3, cards: 5, build: "b1",
+        sent: [{ at: Date.now(), title: "A title", lang: "en", texts: ["First paragraph.", "Second paragraph."] }] };
+      const staged = await browser.newPage();
+      let popup;
+      try {
+        await stagePopup(staged, dist, state);
+        await staged.raw.addScriptTag({ content: AXE });
+        popup = assertAccessible(await staged.evaluate(axeViolations, null), "the popup");
+      } finally {
+        await staged.close().catch(() => {});
+      }
+      let real = "not reachable: BiDi cannot script extension pages (bug 1755014)";
+      if (browser.canScriptExtensionPages) {
+        const opened = await browser.openPopupOver(page);
+        try {
+          await opened.page.evaluate(AXE);
+          real = assertAccessible(await opened.page.evaluate(axeViolations, null), "the popup (extension page)");
+        } finally {
+          await opened.close().catch(() => {});
+        }
+      }
+      assert.deepEqual(page.errors, []);
+      return { card, popup, realPopup: real };
+    },
+  },
+];
 
 export const SCENARIOS = [
   {
@@ -541,4 +767,5 @@ export const SCENARIOS = [
       return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length, frameTraces });
     },
   },
+  ...EXTRA_SCENARIOS,
 ];
