@@ -105,3 +105,18 @@ test("the page's declared language is sent with the article, and none when it de
   const silent = page(newsPage(), { scripts: CONTENT });
   assert.equal(silent.AsideBlocks.extract(silent.document).lang, "");
 });
+
+test("a page not read as an article says when its story is in a shadow root", () => {
+  const win = page("<!doctype html><body><h1>Story</h1><news-story></news-story></body>", { scripts: CONTENT });
+  const shadow = win.document.querySelector("news-story").attachShadow({ mode: "open" });
+  for (let n = 0; n < 6; n += 1) {
+    const p = win.document.createElement("p");
+    p.textContent = "Mexico is the largest trading partner of the United States, and most exports go north. ".repeat(2);
+    shadow.appendChild(p);
+  }
+  assert.equal(win.AsideBlocks.extract(win.document), null, "the story in a shadow root is not read");
+  assert.match(win.AsideBlocks.whyNotRead(win.document), /inside a web component \(shadow DOM\)/);
+  const shop = extractFile("shop.html");
+  assert.equal(shop.article, null);
+  assert.equal(shop.win.AsideBlocks.whyNotRead(shop.win.document), null, "a shop gives no reason of the kind");
+});

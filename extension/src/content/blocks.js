@@ -173,6 +173,38 @@
     };
   }
 
+  // Text, in characters, that makes a frame or a shadow root look like where the story is.
+  const HIDDEN_STORY_CHARS = 500;
+
+  /**
+   * Why a page that is not read as an article may still hold one, for the popup: the story is
+   * in a frame (the content script reads the top document only) or in a web component's shadow
+   * root (Readability reads the document's own tree). Null when neither seems to be the case.
+   */
+  function whyNotRead(doc) {
+    const view = doc.defaultView;
+    const area = view ? view.innerWidth * view.innerHeight : 0;
+    for (const frame of doc.querySelectorAll("iframe, frame")) {
+      let text = 0;
+      try {
+        text = normalise((frame.contentDocument && frame.contentDocument.body && frame.contentDocument.body.textContent) || "").length;
+      } catch (_error) {
+        text = 0; // another origin's frame: judged by its size alone
+      }
+      const rect = frame.getBoundingClientRect();
+      const big = area > 0 && rect.width * rect.height >= area / 3;
+      if (text >= HIDDEN_STORY_CHARS || big) {
+        return "The story seems to be inside an embedded frame, which Aside does not read; nothing was sent.";
+      }
+    }
+    for (const el of doc.querySelectorAll("*")) {
+      if (el.shadowRoot && normalise(el.shadowRoot.textContent || "").length >= HIDDEN_STORY_CHARS) {
+        return "The story seems to be inside a web component (shadow DOM), which Aside does not read; nothing was sent.";
+      }
+    }
+    return null;
+  }
+
   /** The article's publication date as the page declares it, or "". */
   function publishedDate(doc) {
     const meta = doc.querySelector(
@@ -184,5 +216,5 @@
     return time ? time.getAttribute("datetime") : "";
   }
 
-  root.AsideBlocks = Object.freeze({ createIds, extract, hash, normalise, publishedDate });
+  root.AsideBlocks = Object.freeze({ createIds, extract, hash, normalise, publishedDate, whyNotRead });
 })(globalThis);

@@ -148,7 +148,7 @@
       if (!article) {
         teardown();
         lastHash = "";
-        await report({ status: "not-an-article" });
+        await report({ status: "not-an-article", reason: Blocks.whyNotRead(document) || undefined });
         return;
       }
       if (article.hash === lastHash && controller && trigger !== "click") return;

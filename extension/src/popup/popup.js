@@ -47,7 +47,9 @@
 
   function show(state, settings) {
     const detail = state.status === "service-unavailable" && state.error ? ` (${state.error})` : "";
-    $("status").textContent = (STATUS[state.status] || state.status || STATUS.idle) + detail;
+    // A page not read as an article may say why (its story is in a frame or a shadow root).
+    const said = state.status === "not-an-article" && state.reason ? state.reason : STATUS[state.status];
+    $("status").textContent = (said || state.status || STATUS.idle) + detail;
     // What the service said about the whole answer, e.g. that it cannot read the page's language.
     const notices = (state.notices || []).map((notice) => notice.message).filter(Boolean);
     $("notices").textContent = notices.join(" ");

@@ -157,15 +157,16 @@ function assertHighlights(list, starts) {
 
 /** A page the extension cannot read sends nothing, shows nothing, and says why (the popup's
  * status, from the tab's state); what is recorded for the report. */
-async function sendsNothing({ browser, page, service, before, inArticle, frameTraces = null }) {
+async function sendsNothing({ browser, page, service, before, inArticle, frameTraces = null, reason = null }) {
   const state = await tabState(browser, page, "not-an-article");
+  if (reason) assert.match(state.reason || "", reason, "the popup says why");
   await sleep(QUIET_MS);
   assert.equal((await received(service)).posts, before.posts, "no context request");
   assert.equal(await page.evaluate(traces), 0, "nothing shown on the page");
   if (frameTraces) assert.equal(await page.evaluate(frameTraces), 0, "nothing shown in the frame");
   assert.equal(state.sent, undefined, "the popup lists nothing sent");
   assert.deepEqual(page.errors, []);
-  return { inArticle, sent: 0, highlighted: 0, status: state.status };
+  return { inArticle, sent: 0, highlighted: 0, status: state.status, reason: state.reason || null };
 }
 
 // Sentences of the test pages that the suite's index has context for (news.html).
@@ -541,7 +542,8 @@ export const SCENARIOS = [
       const before = (await received(service)).posts;
       await page.goto(`${site}/shop.html`);
       // The content script ran and chose not to send: it says so to the worker first.
-      await tabState(browser, page, "not-an-article");
+      const state = await tabState(browser, page, "not-an-article");
+      assert.equal(state.reason, undefined, "a shop has no story hidden in a frame or shadow root");
       await sleep(QUIET_MS);
       assert.equal((await received(service)).posts, before, "no context request");
       assert.equal(await page.evaluate(traces), 0, "nothing shown on the page");
@@ -727,7 +729,8 @@ export const SCENARIOS = [
       const paragraphs = await page.evaluate(articleParagraphs, "article p", { host: "news-story" });
       assert.equal(paragraphs.length, 4, "the story is in the shadow root, and shown");
       assert.ok(paragraphs.every((p) => p.shown));
-      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length });
+      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length,
+        reason: /inside a web component \(shadow DOM\)/ });
     },
   },
   {
@@ -764,7 +767,8 @@ export const SCENARIOS = [
         return (win.CSS && win.CSS.highlights ? win.CSS.highlights.size : 0)
           + doc.querySelectorAll("aside-mark, aside-card").length;
       };
-      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length, frameTraces });
+      return sendsNothing({ browser, page, service, before, inArticle: paragraphs.length, frameTraces,
+        reason: /inside an embedded frame/ });
     },
   },
   ...EXTRA_SCENARIOS,
