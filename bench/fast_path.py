@@ -1,7 +1,7 @@
 """The fast path, end to end through gunicorn: article latency, throughput, start-up and memory.
 
     .venv/bin/python bench/fast_path.py [--index DIR] [--requests N] [--backend torch|onnx]
-                                        [--skip-throughput] [--skip-startup]
+                                        [--skip-throughput] [--skip-startup] [--blocks N]
 
 1. Article latency: /v1/context for articles of 10, 40 and 120 sentences, cold
    (text never seen: each request is made of LIAR statements not sent before, a
@@ -15,6 +15,13 @@
    memory after it answered 12 cold articles (10, 40 and 120 sentences) on a
    connection of its own, all workers at once; and the master's.
 
+With ``--blocks N`` the service answers with N blocks in place (a temporary feedback
+directory, written while it runs, so it also picks them up live): a block on the first card
+of every third sentence of the 40-sentence article that has one, every other of them only
+near that sentence's vector, and the rest on passages drawn from the index, 60% for every
+sentence and 40% near the passage's own vector (a stand-in for a reported sentence's).
+Without it the feedback directory is empty: sentences still carry their hash and vector.
+
 LIAR is research data (../shared/data/liar); it is load here, never an index.
 """
 
@@ -22,12 +29,15 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
+import random
 import re
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,7 +54,11 @@ from common import (
     status_of,
 )
 
+from index.records import passage_hash
 from index.settings import load as load_settings
+from index.store import Store
+from server.feedback import connect, decode_vector
+from server.feedback.blocks import add_block
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -61,11 +75,12 @@ def _article(count: int) -> bytes:
 class Server:
     """gunicorn with the Procfile's command and config on a free loopback port."""
 
-    def __init__(self, index: Path, workers: int, backend: str) -> None:
+    def __init__(self, index: Path, workers: int, backend: str, feedback: Path) -> None:
         self.port = free_port()
         env = {**os.environ, "ASIDE_PORT": str(self.port), "ASIDE_HOST": "127.0.0.1",
                "ASIDE_INDEX_DIR": str(index), "WEB_CONCURRENCY": str(workers),
-               "ASIDE_EMBED_BACKEND": backend, "ASIDE_RATE_LIMIT_PER_ADDRESS": ""}
+               "ASIDE_EMBED_BACKEND": backend, "ASIDE_RATE_LIMIT_PER_ADDRESS": "",
+               "ASIDE_FEEDBACK_DIR": str(feedback)}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -79,13 +94,17 @@ class Server:
         self.ready_s = time.perf_counter() - self.started
 
     def post(self, connection: http.client.HTTPConnection, body: bytes) -> float:
+        return self.answer(connection, body)[0]
+
+    def answer(self, connection: http.client.HTTPConnection, body: bytes) -> tuple[float, bytes]:
+        """Milliseconds to the whole answer, and the answer."""
         t0 = time.perf_counter()
         connection.request("POST", "/v1/context", body, {"Content-Type": "application/json"})
         response = connection.getresponse()
-        response.read()
+        data = response.read()
         if response.status != 200:
             raise RuntimeError(f"status {response.status}")
-        return (time.perf_counter() - t0) * 1000
+        return (time.perf_counter() - t0) * 1000, data
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
@@ -171,6 +190,36 @@ def _run_clients(server: Server, statements: Iterator[str], clients: int, second
     return len(times), times
 
 
+def add_blocks(server: Server, index: Path, feedback: Path, count: int) -> None:
+    """``count`` blocks in the service's feedback directory, some on the article's own cards."""
+    connection = server.connection()
+    _, data = server.answer(connection, _article(40))
+    sentences = json.loads(data)["sentences"]
+    store = Store.open(index)
+    db = connect(feedback)
+    on_article = 0
+    for n, sentence in enumerate(sentences[::3][:count]):
+        card = sentence["cards"][0]
+        vector = decode_vector(sentence["vector"], store.manifest.dim) if n % 2 else None
+        add_block(db, doc_id=card["doc_id"], passage_hash=card["passage_hash"], vector=vector)
+        on_article += 1
+    drawn = random.Random(19).sample(range(1, store.manifest.passages + 1), count - on_article)
+    passages = store.passages(drawn)
+    ids = sorted(passages)
+    for pid, vector in zip(ids, store.vectors(ids), strict=True):
+        near = random.Random(pid).random() < 0.4
+        add_block(db, doc_id=passages[pid].doc_id, passage_hash=passage_hash(passages[pid].text),
+                  vector=vector if near else None)
+    total = db.execute("SELECT count(*), count(vector) FROM blocks").fetchone()
+    db.close()
+    _, after = server.answer(connection, _article(40))
+    cards = sum(len(s["cards"]) for s in sentences)
+    stage = json.loads(after)["stats"]["timings_ms"].get("blocks", 0.0)
+    print(f"blocks: {total[0]} ({total[1]} near a sentence), {on_article} on the 40-sentence "
+          f"article's cards; its answer {len(data):,} bytes with {cards} cards before, "
+          f"{len(after):,} bytes after; its hits checked against them in {stage:.1f} ms")
+
+
 def bench_throughput(server: Server, statements: Iterator[str], seconds: float) -> None:
     best = 0.0
     for clients in (1, 2, 4, 8):
@@ -253,14 +302,23 @@ def main() -> None:
                         help="torch, onnx, openvino or auto (the service's default)")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument("--blocks", type=int, default=0,
+                        help="answer with this many blocks in place (see above) [default: none]")
     args = parser.parse_args()
     if args.data_dir is None:
         parser.error("no data directory: set ASIDE_DATA_DIR or pass --data-dir")
     statements = liar_statements(args.data_dir)
     print(f"cores: {os.cpu_count()}; backend: {args.backend}; index: {args.index}")
-    server = Server(args.index, 1, args.backend)
+    with tempfile.TemporaryDirectory(prefix="aside-feedback-") as feedback:
+        _bench(args, statements, Path(feedback))
+
+
+def _bench(args: argparse.Namespace, statements: Iterator[str], feedback: Path) -> None:
+    server = Server(args.index, 1, args.backend, feedback)
     try:
         print(f"ready after {server.ready_s:.1f} s (1 worker)")
+        if args.blocks:
+            add_blocks(server, args.index, feedback, args.blocks)
         bench_latency(server, statements, args.requests)
         if not args.skip_throughput:
             bench_throughput(server, statements, args.seconds)
@@ -270,7 +328,7 @@ def main() -> None:
         server.stop()
     if not args.skip_startup:
         for workers in (1, 2, 4):
-            server = Server(args.index, workers, args.backend)
+            server = Server(args.index, workers, args.backend, feedback)
             try:
                 _mixed_load(server, statements)
                 memory = server.memory()

@@ -8,10 +8,11 @@ stays the same); a passage takes its record's provenance whole (``provenance_of`
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-__all__ = ["Passage", "Provenance", "SourceRecord", "provenance_of"]
+__all__ = ["Passage", "Provenance", "SourceRecord", "passage_hash", "provenance_of"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +31,15 @@ class Provenance:
     license: str | None = None
     claimant: str | None = None  # fact-checks: who made the claim reviewed (the text)
     rating: str | None = None  # fact-checks: the reviewer's textual rating, e.g. "False"
+
+
+def passage_hash(text: str) -> str:
+    """A passage's text key: the first 32 hex digits (128 bits) of the SHA-256 of its UTF-8 text.
+
+    With the document id it names a passage across builds, where the store's integer ids do
+    not: a rebuild or an update numbers passages afresh, but an unchanged text keeps its hash.
+    """
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def provenance_of(item: Provenance) -> dict[str, Any]:

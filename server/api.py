@@ -1,4 +1,4 @@
-"""HTTP endpoints: the context API, health, readiness and the index summary."""
+"""HTTP endpoints: the context API, readers' reports, health, readiness and the index summary."""
 
 from __future__ import annotations
 
@@ -12,45 +12,87 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
 from index.store import Store
 from server import memory, pipeline
-from server.errors import BadRequest, IndexUnavailable, PayloadTooLarge, UnsupportedMediaType
+from server.errors import (
+    BadRequest,
+    FeedbackDisabled,
+    FeedbackUnavailable,
+    IndexUnavailable,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    WithdrawalClosed,
+)
+from server.feedback import encode_vector, sentence_hash
+from server.feedback.blocks import Blocklist
+from server.feedback.reports import (
+    Reports,
+    TooLate,
+    WriteFailed,
+    parse_report,
+    parse_withdrawal,
+    snapshot,
+)
+from server.handlers import error_response
+from server.metrics import observe_report
 from server.pipeline.cache import SearchCache
 from server.pipeline.language import LanguageCheck
 from server.pipeline.rescore import Rescorer
 from server.resources import get_resources
 from server.schema import Limits, parse_request, sentence_dict
 
-__all__ = ["bp", "context_response", "parse_json", "source_labels",
+__all__ = ["FEEDBACK_RETRY_SECONDS", "bp", "context_response", "parse_json", "source_labels",
            "unready_reason"]
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
+# How long a reader's extension waits before sending a report the database refused again.
+FEEDBACK_RETRY_SECONDS = 60
+
+
+@bp.record_once
+def _open_feedback(state: BlueprintSetupState) -> None:
+    """Name the feedback database (opened at the first report), unless feedback is off."""
+    settings = state.app.extensions["aside_settings"]
+    directory = settings.feedback_dir
+    state.app.extensions["aside_feedback"] = None if directory is None else Reports(
+        Path(directory), retention_days=settings.feedback_retention_days)
+
 
 def context_response(
     body: Any, config: Any, embedder: Any, store: Store, *, started: float | None = None,
     cache: SearchCache | None = None, rescorer: Rescorer | None = None,
-    language: LanguageCheck | None = None,
+    language: LanguageCheck | None = None, blocklist: Blocklist | None = None,
+    feedback: bool = False,
 ) -> dict[str, Any]:
     """Validate a request body and answer it; shared by the API and ``aside context``.
 
-    ``started`` (a ``time.perf_counter()`` value) starts the request's time budget.
+    ``started`` (a ``time.perf_counter()`` value) starts the request's time budget. No
+    card shows a passage ``blocklist`` blocks for its sentence. With ``feedback`` each
+    sentence carries its ``sentence_hash`` and ``vector`` for a reader's report.
     """
     req = parse_request(
         body, Limits(max_blocks=config["MAX_BLOCKS"], max_block_chars=config["MAX_BLOCK_CHARS"])
     )
     result = pipeline.run(req, embedder, store, pipeline.Options.from_config(
-        config, started=started, cache=cache, rescorer=rescorer, language=language))
+        config, started=started, cache=cache, rescorer=rescorer, language=language,
+        blocklist=blocklist))
     manifest = store.manifest
     return {
         "ok": True,
         "index": {"build_id": manifest.build_id, "model": manifest.model,
                   "passages": manifest.passages},
         "notices": [asdict(n) for n in result.notices],
-        "sentences": [sentence_dict(s, cards) for s, cards in result.sentences],
+        "sentences": [
+            sentence_dict(s, cards, sentence_hash=sentence_hash(s.exact),
+                          vector=encode_vector(vector)) if feedback else sentence_dict(s, cards)
+            for (s, cards), vector in zip(result.sentences, result.vectors, strict=True)
+        ],
         "stats": {
             "blocks": len(req.blocks),
             "sentences": result.total_sentences,
@@ -144,12 +186,74 @@ def context() -> Response:
     resources = get_resources()
     answer = context_response(body, current_app.config, resources.embedder, store,
                               started=started, cache=resources.cache, rescorer=resources.rescorer,
-                              language=current_app.extensions.get("aside_language"))
+                              language=current_app.extensions.get("aside_language"),
+                              blocklist=resources.current_blocklist(),
+                              feedback=current_app.extensions.get("aside_feedback") is not None)
     # Counts only, for the access log and the metrics: the service never logs page text.
     g.aside_searched = answer["stats"]["searched"]
     g.aside_cards = sum(len(s["cards"]) for s in answer["sentences"])
     response = jsonify(answer)
     response.call_on_close(memory.release)  # after the answer is sent
+    return response
+
+
+@bp.post("/v1/feedback")
+def feedback() -> Response:
+    """Store a reader's report on a card: 201 when new, 200 when the same reader, card and
+    sentence were reported before (counted once); 503 with Retry-After when it cannot be stored."""
+    reports = _reports()
+    if not request.is_json:
+        raise UnsupportedMediaType("send the report as JSON with Content-Type: application/json")
+    resources = get_resources()
+    report = parse_report(parse_json(_body()), dim=resources.embedder.dim)
+    # The passage as the index has it now, so the operator reads what was reported later.
+    found = snapshot(resources.current_store(), report)
+    try:
+        added = reports.add(report, found)
+    except WriteFailed as exc:
+        logger.error("%s", exc)  # SQLite's message and the directory: never the report's text
+        observe_report(report.verdict, report.reason, "failed")
+        return _feedback_unavailable("the report could not be stored now; send it again later")
+    observe_report(report.verdict, report.reason, "duplicate" if added.duplicate else "stored")
+    response = jsonify({"ok": True, "id": added.id, "duplicate": added.duplicate,
+                        "received": added.received})
+    response.status_code = 200 if added.duplicate else 201
+    return response
+
+
+@bp.delete("/v1/feedback/<int:report_id>")
+def withdraw_feedback(report_id: int) -> Response:
+    """Withdraw a report (the reader's Undo): only the install that sent it, and only within a
+    day; 404 alike for an unknown id and another reader's, so ids cannot be probed."""
+    reports = _reports()
+    if not request.is_json:
+        raise UnsupportedMediaType('send {"install": …} as JSON with Content-Type: application/json')
+    install = parse_withdrawal(parse_json(_body()))
+    try:
+        withdrawn = reports.withdraw(report_id, install)
+    except WriteFailed as exc:
+        logger.error("%s", exc)
+        return _feedback_unavailable("the report could not be withdrawn now; try again later")
+    except TooLate as exc:
+        raise WithdrawalClosed(str(exc)) from exc
+    if withdrawn is None:
+        raise NotFound(f"no report {report_id} from this install")
+    observe_report(withdrawn.verdict, withdrawn.reason, "withdrawn")
+    return jsonify({"ok": True, "id": report_id, "withdrawn": True})
+
+
+def _reports() -> Reports:
+    """The feedback database's handle; FeedbackDisabled when this service takes no feedback."""
+    reports: Reports | None = current_app.extensions["aside_feedback"]
+    if reports is None:
+        raise FeedbackDisabled("this service does not take feedback on cards")
+    return reports
+
+
+def _feedback_unavailable(message: str) -> Response:
+    """503 ``feedback_unavailable`` with the Retry-After a reader's extension waits for."""
+    response = error_response(FeedbackUnavailable(message))
+    response.headers["Retry-After"] = str(FEEDBACK_RETRY_SECONDS)
     return response
 
 

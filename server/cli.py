@@ -17,6 +17,7 @@ from index.settings import option_from
 from server import settings
 from server.errors import ApiError
 from server.evaluate.cli import eval_group
+from server.feedback.cli import feedback_group
 
 __all__ = ["main"]
 
@@ -33,6 +34,7 @@ def main(verbose: int) -> None:
 
 main.add_command(index_group)
 main.add_command(eval_group)
+main.add_command(feedback_group)
 
 
 _index_option = option_from(settings.BY_NAME["INDEX_DIR"], "--index", "index_dir",
@@ -76,11 +78,19 @@ def serve(ctx: click.Context, host: str, port: int, index_dir: Path, workers: in
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 @_index_option
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON answer.")
+@click.option("--feedback-dir", metavar="DIR", default=None,
+              help="The feedback directory whose blocks the answer honours, as the service's "
+              f"would; empty: none [default: ${settings.BY_NAME['FEEDBACK_DIR'].env}, else "
+              "(repository)/var/feedback]. No database there: no blocks.")
 @click.pass_context
-def context(ctx: click.Context, file: Any, index_dir: Path, as_json: bool) -> None:
+def context(ctx: click.Context, file: Any, index_dir: Path, as_json: bool,
+            feedback_dir: str | None) -> None:
     """Find context for an article in FILE (paragraphs separated by blank lines; - for stdin)."""
+    import sqlite3
+
     from index.cli import make_embedder
     from server.api import context_response
+    from server.feedback.blocks import load_blocklist
     from server.pipeline.language import language_check
     from server.resources import load_resources
 
@@ -89,17 +99,26 @@ def context(ctx: click.Context, file: Any, index_dir: Path, as_json: bool) -> No
     if not paragraphs:
         raise click.ClickException("the article is empty")
     try:
-        config = settings.load(os.environ, {"INDEX_DIR": index_dir})
+        config = settings.load(os.environ, {"INDEX_DIR": index_dir},
+                               {} if feedback_dir is None else {"FEEDBACK_DIR": feedback_dir})
         resources = load_resources(config, make_embedder(ctx.obj, config))
     except ValueError as exc:  # a wrong setting, or a rescoring model that cannot be used
         raise click.ClickException(str(exc)) from exc
     if resources.store is None:
         raise click.ClickException(str(resources.error))
+    blocklist = None
+    if config.feedback_dir is not None:
+        try:
+            blocklist = load_blocklist(config.feedback_dir, dim=resources.embedder.dim)
+        except (OSError, sqlite3.Error, ValueError) as exc:
+            raise click.ClickException(
+                f"cannot read the blocks in {config.feedback_dir}: {exc}") from exc
     blocks = [{"id": f"p{n}", "text": p} for n, p in enumerate(paragraphs, start=1)]
     try:
         answer = context_response({"blocks": blocks}, config.to_config(), resources.embedder,
                                   resources.store, rescorer=resources.rescorer,
-                                  language=language_check(config.languages))
+                                  language=language_check(config.languages), blocklist=blocklist,
+                                  feedback=blocklist is not None)
     except ApiError as exc:
         raise click.ClickException(exc.message) from exc
     if as_json:

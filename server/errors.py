@@ -4,12 +4,15 @@
      ├── BadRequest               400  malformed JSON, wrong field types
      ├── Unauthorized             401  API keys are on and the request has no valid key
      ├── NotFound                 404
+     │    └── FeedbackDisabled    404  this service takes no reader feedback
      ├── MethodNotAllowed         405
+     ├── WithdrawalClosed         409  a report is past the window in which its reader may withdraw it
      ├── PayloadTooLarge          413  body, blocks, characters or sentences over a limit
      ├── UnsupportedMediaType     415  body is not JSON
      ├── TooManyRequests          429  over a rate limit (with Retry-After)
      ├── IndexUnavailable         503  no index loaded (missing, damaged, other model)
-     └── OverBudget               503  the request took longer than its time budget
+     ├── OverBudget               503  the request took longer than its time budget
+     └── FeedbackUnavailable      503  the feedback database cannot take a report or withdrawal now
 
 Each subclass's ``description`` says when it is answered: docs/generate.py writes the API
 documentation's table of errors from it. No Flask here: the pipeline raises these too, and it
@@ -23,6 +26,8 @@ from typing import Any
 __all__ = [
     "ApiError",
     "BadRequest",
+    "FeedbackDisabled",
+    "FeedbackUnavailable",
     "IndexUnavailable",
     "MethodNotAllowed",
     "NotFound",
@@ -31,6 +36,7 @@ __all__ = [
     "TooManyRequests",
     "Unauthorized",
     "UnsupportedMediaType",
+    "WithdrawalClosed",
 ]
 
 
@@ -55,7 +61,8 @@ class ApiError(Exception):
 class BadRequest(ApiError):
     status, code = 400, "bad_request"
     description = ("malformed, non-strict or too deeply nested JSON, invalid UTF-8, a field of the wrong "
-                   "type, a repeated block id, a lone surrogate in a block id")
+                   "type, a repeated block id, a lone surrogate in a block id; in a report or a withdrawal, "
+                   "a missing, unknown or malformed field")
 
 
 class Unauthorized(ApiError):
@@ -65,12 +72,25 @@ class Unauthorized(ApiError):
 
 class NotFound(ApiError):
     status, code = 404, "not_found"
-    description = "unknown path"
+    description = ("unknown path; `DELETE /v1/feedback/{id}` for a report that does not exist or "
+                   "that the install named did not send (the two are not told apart)")
+
+
+class FeedbackDisabled(NotFound):
+    code = "feedback_disabled"
+    description = ("`POST /v1/feedback` or `DELETE /v1/feedback/{id}` when this service takes no "
+                   "feedback (`ASIDE_FEEDBACK_DIR` empty)")
 
 
 class MethodNotAllowed(ApiError):
     status, code = 405, "method_not_allowed"
     description = "e.g. `GET /v1/context`"
+
+
+class WithdrawalClosed(ApiError):
+    status, code = 409, "withdrawal_closed"
+    description = ("`DELETE /v1/feedback/{id}` for a report its reader sent more than a day ago: it "
+                   "is kept, and counts")
 
 
 class PayloadTooLarge(ApiError):
@@ -97,3 +117,10 @@ class IndexUnavailable(ApiError):
 class OverBudget(ApiError):
     status, code = 503, "over_budget"
     description = "the request took longer than `ASIDE_REQUEST_BUDGET_SECONDS`"
+
+
+class FeedbackUnavailable(ApiError):
+    status, code = 503, "feedback_unavailable"
+    description = ("the feedback database cannot store or withdraw a report now (disk full, read-only, "
+                   "I/O error, locked); `Retry-After` says when to try again, and no report "
+                   "acknowledged before is lost")

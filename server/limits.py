@@ -1,5 +1,9 @@
 """Rate limits on /v1/ (``flask-limiter``): per client address, and per API key.
 
+Reader reports (``POST /v1/feedback``, and ``DELETE /v1/feedback/<id>`` that withdraws one)
+have limits of their own, counted apart: a reader who reports a card uses none of the
+allowance for reading articles, and the reverse.
+
 The address limit runs before the key check, so guessing keys is limited too.
 A request over a limit gets 429 in the usual JSON error shape with
 ``Retry-After`` (seconds). Counters live in memory (each worker process
@@ -34,12 +38,28 @@ def _key_bucket() -> str:
     return hashlib.sha256((presented_key() or "").encode("utf-8")).hexdigest()[:16]
 
 
+_FEEDBACK = "/v1/feedback"
+
+
+def _is_feedback() -> bool:
+    """A report (``/v1/feedback``) or a withdrawal of one (``/v1/feedback/<id>``)."""
+    return request.path == _FEEDBACK or request.path.startswith(_FEEDBACK + "/")
+
+
 def _not_api() -> bool:
-    return not is_protected()
+    return not is_protected() or _is_feedback()
 
 
 def _no_key() -> bool:
-    return not is_protected() or presented_key() is None
+    return _not_api() or presented_key() is None
+
+
+def _not_feedback() -> bool:
+    return not is_protected() or not _is_feedback()
+
+
+def _feedback_no_key() -> bool:
+    return _not_feedback() or presented_key() is None
 
 
 def _breach(limit: RequestLimit) -> Response:
@@ -61,6 +81,14 @@ def init_app(app: Flask) -> None:
     if app.config["RATE_LIMIT_PER_KEY"]:
         limits.append(ApplicationLimit(app.config["RATE_LIMIT_PER_KEY"], key_function=_key_bucket,
                             scope="key", exempt_when=_no_key, on_breach=_breach))
+    if app.config["FEEDBACK_RATE_LIMIT_PER_ADDRESS"]:
+        limits.append(ApplicationLimit(app.config["FEEDBACK_RATE_LIMIT_PER_ADDRESS"],
+                                       key_function=_address, scope="feedback-address",
+                                       exempt_when=_not_feedback, on_breach=_breach))
+    if app.config["FEEDBACK_RATE_LIMIT_PER_KEY"]:
+        limits.append(ApplicationLimit(app.config["FEEDBACK_RATE_LIMIT_PER_KEY"],
+                                       key_function=_key_bucket, scope="feedback-key",
+                                       exempt_when=_feedback_no_key, on_breach=_breach))
     try:
         # An unreachable Redis falls back to counting in memory (logged) rather than failing
         # requests: the service keeps answering.

@@ -1,4 +1,6 @@
-"""Prometheus metrics at /metrics: requests, latency, cards, errors, the build in use. Never text.
+"""Prometheus metrics at /metrics: requests, latency, cards, errors, the build in use, readers'
+reports. Never text: every label is a route, a method, a status, an error code, a build id or
+one of a fixed set of words.
 
 Under gunicorn each worker is a process of its own: gunicorn.conf.py sets
 ``PROMETHEUS_MULTIPROC_DIR`` so every worker writes its counts there and
@@ -23,7 +25,7 @@ from prometheus_client import (
     values,
 )
 
-__all__ = ["bp", "init_app", "method_label", "observe_build", "route_label"]
+__all__ = ["bp", "init_app", "method_label", "observe_build", "observe_report", "route_label"]
 
 bp = Blueprint("metrics", __name__)
 
@@ -48,6 +50,12 @@ class _Metrics:
         self.errors = Counter("aside_errors", "Error responses, by error code.", ["code"], registry=r)
         self.build = Gauge("aside_index_build", "1 for the index build a worker serves, by build id.",
                            ["build_id"], multiprocess_mode="livemax", registry=r)
+        self.reports = Counter(
+            "aside_feedback_reports", "Readers' reports on cards, by verdict, reason ('none' when "
+            "not given) and outcome: stored, duplicate (the same reader, card and sentence again, "
+            "counted once), failed (the database could not take it; the reader got 503) or "
+            "withdrawn (its reader took it back within a day).",
+            ["verdict", "reason", "outcome"], registry=r)
         self.passages = Gauge("aside_index_passages", "Passages in the index build being served.",
                               multiprocess_mode="livemax", registry=r)
 
@@ -75,6 +83,13 @@ def observe_build(app: Flask, build_id: str, passages: int, previous: str | None
         metrics.build.labels(previous).set(0)
     metrics.build.labels(build_id).set(1)
     metrics.passages.set(passages)
+
+
+def observe_report(verdict: str, reason: str | None, outcome: str) -> None:
+    """Count one report: ``outcome`` is ``stored``, ``duplicate``, ``failed`` or ``withdrawn``;
+    ``verdict`` and ``reason`` are from the fixed lists in ``server.feedback`` (checked before this
+    is called, or read back from the database, which allows no others)."""
+    _metrics().reports.labels(verdict, reason or "none", outcome).inc()
 
 
 def _start() -> None:

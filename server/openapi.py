@@ -14,6 +14,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from server.feedback import REASONS, VERDICTS
+from server.feedback.reports import FIELDS
 from server.schema import MAX_ID_CHARS, Card, Source
 
 __all__ = ["bp", "describe"]
@@ -68,13 +70,63 @@ def _field_schema(hint: Any) -> dict[str, Any]:
     raise TypeError(f"no JSON schema for a field of type {hint!r}")
 
 
+_REPORT_FIELDS = {
+    "verdict": "What the reader says of the card.",
+    "reason": "Why, when the reader said (null: not said).",
+    "passage_id": "The card's `id` (the store's passage id in the build named; not stable).",
+    "doc_id": "The card's `doc_id`.",
+    "passage_hash": "The card's `passage_hash`.",
+    "build": "`index.build_id` of the answer the card came in.",
+    "sentence_hash": "SHA-256 (hex) of the sentence's UTF-8 text: one reader counts once per "
+                     "card and sentence.",
+    "install": "The extension's random install id, replaced every 30 days.",
+    "reported": "When the reader reported it, by the reader's clock (ISO 8601).",
+    "vector": "The sentence's embedding: base64 of its unit vector times 127 as int8, as many "
+              "bytes as the model's dimensions (512 characters for 384).",
+    "sentence": "The sentence's text, sent only when the reader chose to include it.",
+}
+
+
+def _report_schema() -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for name, (required, longest, pattern) in FIELDS.items():
+        schema: dict[str, Any] = {"type": "string" if required else ["string", "null"],
+                                  "minLength": 1, "maxLength": longest,
+                                  "description": _REPORT_FIELDS[name]}
+        if pattern is not None:
+            schema["pattern"] = f"^{pattern.pattern}$"
+        properties[name] = schema
+    properties["verdict"] = {**properties["verdict"], "enum": list(VERDICTS)}
+    properties["reason"] = {**properties["reason"], "enum": [*REASONS, None]}
+    return {"type": "object", "additionalProperties": False,
+            "required": [name for name, (required, _, _) in FIELDS.items() if required],
+            "description": "A reader's report on one card. No page text unless `sentence` is sent.",
+            "properties": properties}
+
+
+def _withdrawal_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body of ``DELETE /v1/feedback/{id}`` and its success answer."""
+    _, longest, pattern = FIELDS["install"]
+    install: dict[str, Any] = {"type": "string", "minLength": 8, "maxLength": longest,
+                               "description": "The install id the report was sent with."}
+    if pattern is not None:
+        install["pattern"] = f"^{pattern.pattern}$"
+    request = {"type": "object", "additionalProperties": False, "required": ["install"],
+               "description": "Who withdraws the report: only the install that sent it may.",
+               "properties": {"install": install}}
+    answer = {"type": "object", "required": ["ok", "id", "withdrawn"], "additionalProperties": False,
+              "properties": {"ok": {"const": True}, "id": {"type": "integer", "minimum": 1},
+                             "withdrawn": {"const": True}}}
+    return request, answer
+
+
 def _schemas(config: Any) -> dict[str, Any]:
     source, card = _record_schema(Source), _record_schema(Card)
     offset = "Offset into the block's text in {}, so that text[start:end] == exact in {}."
     sentence = {
         "type": "object",
         "required": ["block", "start", "end", "start_utf16", "end_utf16", "exact", "prefix",
-                     "suffix", "cards"],
+                     "suffix", "sentence_hash", "vector", "cards"],
         "description": (
             "A sentence of a block. Offsets are given twice: start/end in Unicode code points "
             "(Python str indices) and start_utf16/end_utf16 in UTF-16 code units (JavaScript "
@@ -91,6 +143,17 @@ def _schemas(config: Any) -> dict[str, Any]:
             "end_utf16": {"type": "integer", "minimum": 0},
             "exact": {"type": "string"},
             "prefix": {"type": "string"}, "suffix": {"type": "string"},
+            "sentence_hash": {
+                "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                "description": "SHA-256 (hex) of exact's UTF-8 text, for a report on one of its "
+                               "cards; null when the service takes no feedback."},
+            "vector": {
+                "type": ["string", "null"], "contentEncoding": "base64",
+                "description": "The sentence's embedding, the one it was searched with: base64 of "
+                               "its unit vector times 127 as int8, one byte a dimension (512 "
+                               "characters for 384). A report sends it back, so a block can hold "
+                               "for sentences like this one without the service keeping text; "
+                               "null when the service takes no feedback."},
             "cards": {"type": "array", "items": {"$ref": "#/components/schemas/Card"}},
         },
     }
@@ -166,9 +229,18 @@ def _schemas(config: Any) -> dict[str, Any]:
     status = {"type": "object", "required": ["ok", "status"],
               "properties": {"ok": {"const": True}, "status": {"type": "string"},
                              "build_id": {"type": "string"}}}
+    stored = {"type": "object", "required": ["ok", "id", "duplicate", "received"],
+              "additionalProperties": False,
+              "properties": {"ok": {"const": True}, "id": {"type": "integer", "minimum": 1},
+                             "duplicate": {"type": "boolean"},
+                             "received": {"type": "string", "description": "When the service "
+                                          "stored the report (UTC, ISO 8601)."}}}
+    withdrawal, withdrawn = _withdrawal_schemas()
     return {"Source": source, "Card": card, "Sentence": sentence, "Block": block,
             "Notice": notice, "ContextRequest": request, "ContextResponse": answer, "Error": error,
-            "IndexSummary": index, "Status": status}
+            "IndexSummary": index, "Status": status, "FeedbackRequest": _report_schema(),
+            "FeedbackResponse": stored, "WithdrawalRequest": withdrawal,
+            "WithdrawalResponse": withdrawn}
 
 
 def describe(config: Any) -> dict[str, Any]:
@@ -190,6 +262,55 @@ def describe(config: Any) -> dict[str, Any]:
                               "sentences over their limits."),
                 "415": _error("The body is not sent as application/json."),
                 "503": _error("No index loaded, or the request took longer than its time budget."),
+                **_COMMON,
+            },
+        }},
+        "/v1/feedback": {"post": {
+            "summary": "A reader's report on a card",
+            "operationId": "feedback",
+            "security": security,
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/FeedbackRequest"}}}},
+            "responses": {
+                "201": _ok("Stored.", "FeedbackResponse"),
+                "200": _ok("The same reader reported this card for this sentence before: counted "
+                           "once, the first report's id.", "FeedbackResponse"),
+                "400": _error("Malformed or non-strict JSON; a missing, unknown or malformed field."),
+                "404": _error("This service takes no feedback."),
+                "413": _error("The body is over the service's limit."),
+                "415": _error("The body is not sent as application/json."),
+                "503": {**_error("The report cannot be stored now; send it again after "
+                                 "`Retry-After` seconds."),
+                        "headers": {"Retry-After": {"schema": {"type": "string"},
+                                                    "description": "Seconds to wait."}}},
+                **_COMMON,
+            },
+        }},
+        "/v1/feedback/{id}": {"delete": {
+            "summary": "Withdraw a reader's report (Undo)",
+            "description": "Only the install that sent the report may withdraw it, and only within "
+                           "a day of when it was first stored. A repeat's id is the first report's, "
+                           "so withdrawing it removes the reader's one report.",
+            "operationId": "withdrawFeedback",
+            "security": security,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "description": "The `id` the report's POST answered.",
+                            "schema": {"type": "integer", "minimum": 1}}],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/WithdrawalRequest"}}}},
+            "responses": {
+                "200": _ok("Withdrawn: the report is deleted.", "WithdrawalResponse"),
+                "400": _error("Malformed or non-strict JSON; a missing, unknown or malformed field."),
+                "404": _error("No report of this id from this install (none at all, or another "
+                              "install's: the two are answered alike), or this service takes no "
+                              "feedback."),
+                "409": _error("The report was stored more than a day ago; it is kept."),
+                "413": _error("The body is over the service's limit."),
+                "415": _error("The body is not sent as application/json."),
+                "503": {**_error("The report cannot be withdrawn now; try again after "
+                                 "`Retry-After` seconds."),
+                        "headers": {"Retry-After": {"schema": {"type": "string"},
+                                                    "description": "Seconds to wait."}}},
                 **_COMMON,
             },
         }},

@@ -5,6 +5,10 @@ directory, the next request after the check interval opens it (checksums,
 model and dimension verified) and later requests use it. A request holds one
 store from start to end, so it is answered wholly from one build. A build that
 fails its checks is refused with a log line, and the old one keeps serving.
+
+The operator's blocks are followed the same way, at every request (a check
+costs microseconds: see ``server.feedback.blocks.BlockWatcher``), so a block
+or an unblock holds from the next answer on.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from index.embedders import Embedder, load_embedder
 from index.store import MANIFEST_FILE, Store, StoreError
+from server.feedback.blocks import Blocklist, BlockWatcher
 from server.pipeline.cache import SearchCache
 from server.pipeline.rescore import DEFAULT_MODEL, Rescorer
 from server.settings import Settings
@@ -53,6 +58,7 @@ class Resources:
     on_swap: Callable[[Store, Store | None], None] | None = None  # new build, previous build
     cache: SearchCache | None = None
     rescorer: Rescorer | None = None
+    blocks: BlockWatcher | None = None  # None: feedback is off (FEEDBACK_DIR empty)
     _seen: tuple[int, int] | None = None
     _observed_pid: int = 0
     _checked: float = field(default=0.0)
@@ -74,6 +80,10 @@ class Resources:
             self._observed_pid = os.getpid()
             self.on_swap(self.store, None)
         return self.store
+
+    def current_blocklist(self) -> Blocklist | None:
+        """The blocks the next answer honours (None when feedback is off)."""
+        return self.blocks.current() if self.blocks is not None else None
 
     def _reload_if_published(self) -> None:
         assert self.directory is not None
@@ -111,10 +121,12 @@ def load_resources(settings: Settings, embedder: Embedder | None = None) -> Reso
     directory = settings.index_dir
     rescorer = load_rescorer(settings.rescore_model)
     cache_size = settings.cache_sentences
+    feedback = settings.feedback_dir
     resources = Resources(embedder, None, directory=directory,
                           cache=SearchCache(cache_size) if cache_size > 0 else None,
-                          reload_seconds=settings.reload_seconds,
-                          rescorer=rescorer, _seen=_stamp(directory))
+                          reload_seconds=settings.reload_seconds, rescorer=rescorer,
+                          blocks=BlockWatcher(feedback, dim=embedder.dim) if feedback else None,
+                          _seen=_stamp(directory))
     try:
         resources.store = Store.open(directory, model=embedder.name, dim=embedder.dim)
     except StoreError as exc:

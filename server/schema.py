@@ -4,7 +4,7 @@ Request:  {"url"?, "title"?, "published"?, "lang"?, "blocks": [{"id", "text"}, .
 Response: {"ok": true, "index": {"build_id", "model", "passages"},
            "notices": [{"code", "message", "language"}],
            "sentences": [{"block", "start", "end", "start_utf16", "end_utf16", "exact",
-                          "prefix", "suffix",
+                          "prefix", "suffix", "sentence_hash", "vector",
                           "cards": [{"id", "text", "title", "url", "publisher",
                                      "published", "kind", "license", "score",
                                      "claimant", "rating", "confidence",
@@ -113,6 +113,11 @@ class Card:
     cards when rescoring is off). ``snippet`` is what the card shows first: the passage's
     sentences that match, at most about 300 characters ("…" where cut); ``section`` the
     field or section of the source it comes from (a Factbook field), or null.
+    ``doc_id`` and ``passage_hash`` (``index.records.passage_hash``) name the passage across
+    builds, as reader feedback and blocks do. ``category`` is what the card is to a reader:
+    ``fact-check``, ``statistic`` (a figure from a statistical source) or ``reference``.
+    ``matched`` lists the passage's words that the sentence shares (stemmed, stopwords
+    left out), in passage order, as the passage spells them: why it matched.
     The provenance fields are the passage's (``index.records.Provenance``), all but its
     language, with a readable ``title``: see ``shown_provenance``.
     """
@@ -132,6 +137,10 @@ class Card:
     confidence: float | None = None
     snippet: str = ""
     section: str | None = None
+    doc_id: str = ""
+    passage_hash: str = ""
+    category: str = "reference"
+    matched: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,8 +158,16 @@ def shown_provenance(
     return {k: v for k, v in provenance_of(provenance).items() if k in shows} | {"title": title}
 
 
-def sentence_dict(sentence: Sentence, cards: list[Card]) -> dict[str, Any]:
-    return {**asdict(sentence), "cards": [c.to_dict() for c in cards]}
+def sentence_dict(sentence: Sentence, cards: list[Card], *, sentence_hash: str | None = None,
+                  vector: str | None = None) -> dict[str, Any]:
+    """A sentence of the answer with its cards.
+
+    ``sentence_hash`` (``server.feedback.sentence_hash`` of ``exact``) and ``vector`` (its
+    embedding, ``server.feedback.encode_vector``) are what a reader's report sends back, so
+    the service need not keep the text; null when the service takes no feedback.
+    """
+    return {**asdict(sentence), "sentence_hash": sentence_hash, "vector": vector,
+            "cards": [c.to_dict() for c in cards]}
 
 
 def repair_text(text: str) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from index import settings as index_settings
 from index.search import MODES
-from index.settings import IndexSettings, Setting, read_settings
+from index.settings import REPO_ROOT, IndexSettings, Setting, read_settings
 
 __all__ = ["BY_NAME", "DEFAULT_CORS_ORIGINS", "SETTINGS", "Settings", "anchor_origin", "load",
            "markdown_table"]
@@ -165,6 +166,31 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
         "a `language_unsupported` notice.",
     ),
     Setting(
+        name="FEEDBACK_DIR", default=REPO_ROOT / "var" / "feedback", kind=Path, optional=True,
+        help="Directory of the reader feedback database (`feedback.sqlite3`, made private to the "
+        "service's user at the first report), kept apart from the index so rebuilds leave it; "
+        "read by `aside feedback`. Empty: this service takes no feedback (POST /v1/feedback "
+        "answers 404 `feedback_disabled`).",
+    ),
+    Setting(
+        name="FEEDBACK_RETENTION_DAYS", default=180, kind=int, minimum=1,
+        help="Days a reader's report is kept; older ones are deleted by the service (at most "
+        "once a day per worker, when it stores a report) and by `aside feedback prune`. Blocks "
+        "are kept until removed.",
+    ),
+    Setting(
+        name="FEEDBACK_RATE_LIMIT_PER_ADDRESS", default="10/minute;60/hour",
+        help="Reports to /v1/feedback per client address (flask-limiter syntax, `;` between "
+        "limits; empty: none), counted apart from the other /v1/ requests. Over it: 429 with "
+        "Retry-After.",
+    ),
+    Setting(
+        name="FEEDBACK_RATE_LIMIT_PER_KEY", default="1200/hour",
+        help="Reports to /v1/feedback per API key, when keys are configured (empty: none), "
+        "counted apart from RATE_LIMIT_PER_KEY. A key is often shared by every reader of a "
+        "newsroom, so it allows far more than one address.",
+    ),
+    Setting(
         name="METRICS", default=True, kind=bool,
         help="Serve Prometheus metrics at /metrics (counts and timings, never text).",
     ),
@@ -207,6 +233,10 @@ class Settings(IndexSettings):
     rate_limit_storage: str
     proxy_hops: int
     languages: tuple[str, ...]
+    feedback_dir: Path | None
+    feedback_retention_days: int
+    feedback_rate_limit_per_address: str
+    feedback_rate_limit_per_key: str
     metrics: bool
     cors_origins: tuple[str, ...]
 

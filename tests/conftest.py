@@ -8,6 +8,7 @@ import ipaddress
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -46,6 +47,11 @@ def _loopback_only(sock: socket.socket, address: object) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     socket.socket.connect = _loopback_only  # type: ignore[method-assign]
+    # Reader reports and blocks: never the checkout's var/feedback (an operator's real blocks
+    # would change answers, and tests would write reports there). A test that needs its own
+    # sets ASIDE_FEEDBACK_DIR or FEEDBACK_DIR in its app's config.
+    if "ASIDE_FEEDBACK_DIR" not in os.environ:
+        os.environ["ASIDE_FEEDBACK_DIR"] = tempfile.mkdtemp(prefix="aside-test-feedback-")
 
 
 class FakeEmbedder(Embedder):

@@ -17,6 +17,7 @@ from index.settings import IndexSettings, option_from
 from server import pipeline
 from server.evaluate.datasets import Dataset, load_checkthat, load_climate_fever, load_scifact
 from server.evaluate.runner import EvalResult, cached_store, evaluate
+from server.feedback.blocks import Blocklist
 
 __all__ = ["eval_group"]
 
@@ -125,11 +126,14 @@ _with_news = _with(_news_common)
 @click.option("--unjudged", "unjudged_out", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Write the shown cards that have no judgment to FILE (JSONL).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--blocks", "blocks_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Honour the blocks in this feedback directory (its "
+              "feedback.sqlite3), as the service would [default: none, the published figures].")
 @click.pass_context
 def news(
     ctx: click.Context, /, data_dir: Path | None, index_dir: Path,
     extra_judgments: tuple[Path, ...], rescore: bool, thresholds: tuple[float, ...],
-    limit: int | None, unjudged_out: Path | None, as_json: bool,
+    limit: int | None, unjudged_out: Path | None, as_json: bool, blocks_dir: Path | None,
 ) -> None:
     """Judged real news: how many sentences get a helpful card, and how many cards help."""
     from server.evaluate.news import evaluate_news, write_unjudged
@@ -139,7 +143,9 @@ def news(
     rescorer = resources.rescorer if rescore else None
     if rescore and rescorer is None:
         raise click.ClickException("rescoring is off (ASIDE_RESCORE_MODEL=off); use --no-rescore")
-    options = pipeline.Options.from_config(config.to_config(), rescorer=rescorer)
+    blocklist = _blocklist(blocks_dir, resources.embedder.dim) if blocks_dir else None
+    options = pipeline.Options.from_config(config.to_config(), rescorer=rescorer,
+                                           blocklist=blocklist)
     if not thresholds:
         thresholds = ((0.3, 0.4, 0.5, 0.6, 0.7, 0.8) if rescore
                       else (0.42, 0.45, 0.5, 0.55, 0.6, 0.65))
@@ -154,6 +160,8 @@ def news(
     gate = "confidence" if rescore else "fused score"
     click.echo(f"news dev set: {report.rows[0].articles} articles, {report.searched} sentences "
                f"searched; judgments: {', '.join(f'{n} {k}' for k, n in report.judgments.items())}")
+    if blocklist is not None:
+        click.echo(f"with the {len(blocklist)} blocks in {blocks_dir}")
     click.echo(f"{gate:>12}  {'coverage':>9}  {'precision':>9}  {'wrong':>6}  {'shown':>6}  "
                f"{'helpful':>7}  {'unjudged':>8}  {'no card':>7}  {'cards/article':>13}")
     for row in report.rows:
@@ -166,6 +174,22 @@ def news(
                f"judged-helpful passage in their top 50 hits")
     click.echo("timings (ms, all articles): " + ", ".join(
         f"{k} {v:.0f}" for k, v in report.timings_ms.items()))
+
+
+def _blocklist(directory: Path, dim: int) -> Blocklist:
+    """The blocks in a feedback directory named on purpose: one without a database is a mistake."""
+    import sqlite3
+
+    from server.feedback import DB_FILE
+    from server.feedback.blocks import load_blocklist
+
+    if not (directory / DB_FILE).is_file():
+        raise click.BadParameter(f"no feedback database ({DB_FILE}) in {directory}",
+                                 param_hint="--blocks")
+    try:
+        return load_blocklist(directory, dim=dim)
+    except (OSError, sqlite3.Error, ValueError) as exc:
+        raise click.ClickException(f"cannot read the blocks in {directory}: {exc}") from exc
 
 
 @eval_group.command("fit-rescorer")

@@ -1,5 +1,5 @@
 """Article in, sentences with cards out: 1 segment (and the language check), 2 clean, embed
-and search, 3 rescore, 4 rank (and spread).
+and search (then drop the passages the operator blocked), 3 rescore, 4 rank (and spread).
 
 ``run`` is ``rank(candidates(...))``: ``aside eval news`` calls the two halves itself, to
 rank one article's candidates at many thresholds without searching again.
@@ -11,13 +11,17 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from index.embedders import Embedder
 from index.search import SearchOptions
 from index.store import Store
 from server.errors import OverBudget, PayloadTooLarge
+from server.feedback.blocks import Blocklist
 from server.pipeline.article import lead_text, read_article
 from server.pipeline.cache import SearchCache
 from server.pipeline.language import LanguageCheck, check_language
@@ -55,17 +59,20 @@ class Options:
     step: int = 64
     # The languages the model reads (None: every article is searched).
     language: LanguageCheck | None = None
+    # The operator's blocks (None: none).
+    blocklist: Blocklist | None = None
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], *, started: float | None = None,
         cache: SearchCache | None = None, rescorer: Rescorer | None = None,
-        language: LanguageCheck | None = None,
+        language: LanguageCheck | None = None, blocklist: Blocklist | None = None,
     ) -> Options:
         """The options the settings give (``Settings.to_config()`` keys); ``started`` (a
         ``time.perf_counter()`` value) starts the request's time budget."""
         budget = config["REQUEST_BUDGET_SECONDS"]
         return cls(
+            blocklist=blocklist,
             language=language,
             cache=cache,
             rescorer=rescorer,
@@ -82,21 +89,28 @@ class Options:
 
 @dataclass
 class Found:
-    """Every checkable sentence of an article with its scored candidates, before ranking."""
+    """Every checkable sentence of an article with its scored candidates, before ranking.
+
+    ``vectors`` holds each sentence's unit embedding by position (``Retrieved.vectors``).
+    """
 
     sentences: list[tuple[Sentence, list[Candidate]]]
     total_sentences: int
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    vectors: list[NDArray[np.float32]] = field(default_factory=list)
 
 
 @dataclass
 class Result:
+    """The sentences with cards; ``vectors`` holds each one's embedding, by position."""
+
     sentences: list[tuple[Sentence, list[Card]]]
     total_sentences: int
     searched: int
     timings_ms: dict[str, float] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    vectors: list[NDArray[np.float32]] = field(default_factory=list)
 
 
 def run(request: ContextRequest, embedder: Embedder, store: Store, options: Options) -> Result:
@@ -118,11 +132,19 @@ def candidates(request: ContextRequest, embedder: Embedder, store: Store, option
                    options=options.search, cache=options.cache, step=options.step,
                    check=lambda: _check_budget(options), on_embedded=lambda: lap("embed"), lead=lead)
     lap("search")
+    #    A passage the operator blocked for a sentence is dropped from its hits, as if the
+    #    index did not hold it: another passage of its document can stand in, and rescoring
+    #    reads the rest without it.
+    if options.blocklist:
+        got = replace(got, hits=[options.blocklist.keep(hits, vector)
+                                 for hits, vector in zip(got.hits, got.vectors, strict=True)])
+        lap("blocks")
     # 3. Rescore: the probability that each candidate's card helps, read with the whole
     #    article (its title, lead and the names it repeats).
     scored = _rescore(request.title, sentences, checkable, got, store, options.rescorer)
     lap("rescore")
-    return Found(list(zip(checkable, scored, strict=True)), len(sentences), lap.timings, notices)
+    return Found(list(zip(checkable, scored, strict=True)), len(sentences), lap.timings, notices,
+                 list(got.vectors))
 
 
 def rank(found: Found, options: Options) -> Result:
@@ -138,8 +160,11 @@ def rank(found: Found, options: Options) -> Result:
         for sentence, found_ in found.sentences
     ]
     results = spread(ranked)
+    by_sentence = {id(s): v for (s, _), v in zip(found.sentences, found.vectors, strict=False)}
+    vectors = [by_sentence[id(s)] for s, _ in results] if found.vectors else []
     timings = {**found.timings_ms, "rank": round((time.perf_counter() - started) * 1000, 1)}
-    return Result(results, found.total_sentences, len(found.sentences), timings, found.notices)
+    return Result(results, found.total_sentences, len(found.sentences), timings, found.notices,
+                  vectors)
 
 
 class _Stopwatch:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.records import passage_hash
 from index.search import Hit
 from server.pipeline.rescore import Candidate
 from server.pipeline.retrieve import best_per_document
-from server.pipeline.snippet import section, snippet, title
+from server.pipeline.snippet import category, section, shared_words, snippet, title
 from server.schema import Card, Sentence, Source, shown_provenance
 
 __all__ = ["NEIGHBOURS", "best_per_document", "candidates", "rank", "spread", "strength", "to_card"]
@@ -121,5 +122,9 @@ def to_card(
         sources=sources,
         snippet=snippet(p.text, query, language=p.language),
         section=section(p),
+        doc_id=p.doc_id,
+        passage_hash=passage_hash(p.text),
+        category=category(p),
+        matched=shared_words(query, p.text),
         **shown_provenance(Card, p, title=title(p)),
     )

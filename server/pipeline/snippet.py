@@ -9,11 +9,13 @@ that shares the most words with the sentence, widened with its neighbours up to 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import Any
 
 from index.records import Passage
 from index.text import split_sentences
 
-__all__ = ["SNIPPET_CHARS", "section", "snippet", "title"]
+__all__ = ["MATCHED_WORDS", "SNIPPET_CHARS", "category", "section", "shared_words", "snippet", "title"]
 
 SNIPPET_CHARS = 300
 ELLIPSIS = "…"
@@ -26,6 +28,14 @@ there said says will would can could may might more most over under after before
 """.split())
 # Factbook fields join their parts with "; ": each part is a unit of its own.
 _PARTS = re.compile(r"(?<=[^\s;]); (?=\S)")
+# The most shared words a card names (why it matched).
+MATCHED_WORDS = 8
+# Sources whose figures a card shows as a statistic; an operator's own can say kind "statistic".
+_STATISTICAL_KINDS = frozenset({"statistic", "factbook"})
+_FIGURE = re.compile(r"\d")
+# A word as the card shows it: letters and digits, with inner apostrophes, dots and commas of
+# numbers ("1,200", "3.5", "U.S.") kept.
+_SHOWN_WORD = re.compile(r"[^\W_]+(?:[.,'’][^\W_]+)*")
 _KIND_TITLES = {"fact-check": "Fact-check", "factbook": "CIA World Factbook", "wikipedia": "Wikipedia",
                 "article": "Article", "document": "Document"}
 
@@ -107,3 +117,53 @@ def title(passage: Passage) -> str:
     if passage.kind == "fact-check":
         return f"{label} by {passage.publisher}" if passage.publisher else label
     return passage.publisher or label
+
+
+@cache
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _key(word: str) -> str | None:
+    """What two spellings of a word share: its stem, or a number's digits (None: not a word
+    that says why a passage matched)."""
+    folded = word.casefold().replace("’", "'")
+    if folded.endswith("'s"):
+        folded = folded[:-2]
+    if _FIGURE.search(folded):
+        digits = folded.replace(",", "")
+        return digits if any(c.isdigit() for c in digits) else None
+    if folded in _STOP or len(folded) < 3:
+        return None
+    stem: str = _stemmer().stemWord(folded)
+    return stem
+
+
+def shared_words(sentence: str, passage: str, *, limit: int = MATCHED_WORDS) -> tuple[str, ...]:
+    """The passage's words that the sentence shares, as the passage spells them: why it matched.
+
+    Words match by stem ("tariffs" and "tariff") and numbers by their digits ("1,200" and
+    "1200"); stopwords and one- or two-letter words do not count. In passage order, each
+    word once (by stem), at most ``limit``.
+    """
+    wanted = {k for k in map(_key, _SHOWN_WORD.findall(sentence)) if k}
+    found: dict[str, str] = {}
+    for word in _SHOWN_WORD.findall(passage):
+        key = _key(word)
+        if key and key in wanted and key not in found:
+            found[key] = word
+            if len(found) == limit:
+                break
+    return tuple(found.values())
+
+
+def category(passage: Passage) -> str:
+    """What the card is to a reader: "fact-check", "statistic" (a figure from a statistical
+    source: the Factbook, or a source of kind "statistic") or "reference"."""
+    if passage.kind == "fact-check":
+        return "fact-check"
+    if passage.kind in _STATISTICAL_KINDS and _FIGURE.search(passage.text):
+        return "statistic"
+    return "reference"

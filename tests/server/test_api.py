@@ -20,6 +20,8 @@ def test_context_returns_cards_with_offsets(client):
     sentences = body["sentences"]
     assert [s["block"] for s in sentences] == ["p1"], "only the sentence with context is returned"
     sentence = sentences[0]
+    assert set(sentence) == {"block", "start", "end", "start_utf16", "end_utf16", "exact",
+                             "prefix", "suffix", "sentence_hash", "vector", "cards"}
     text = ARTICLE[1]["text"]
     assert text[sentence["start"] : sentence["end"]] == sentence["exact"]
     assert sentence["exact"].startswith("The Golden Gate Bridge opened")
@@ -27,8 +29,9 @@ def test_context_returns_cards_with_offsets(client):
     card = sentence["cards"][0]
     assert set(card) == {"id", "text", "title", "url", "publisher", "published", "kind",
                          "license", "score", "sources", "claimant", "rating", "confidence",
-                         "snippet", "section"}
+                         "snippet", "section", "doc_id", "passage_hash", "category", "matched"}
     assert card["claimant"] is None and card["rating"] is None
+    assert card["category"] == "reference" and "Golden" in card["matched"]
     # An operator's document is not scored by the rescoring model: its bar is THRESHOLD.
     assert card["confidence"] is None and card["section"] is None
     assert card["snippet"] == card["text"], "a short passage is shown whole"

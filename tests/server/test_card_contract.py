@@ -8,11 +8,11 @@ from typing import get_type_hints
 
 import pytest
 
-from index.records import Passage, Provenance
+from index.records import Passage, Provenance, passage_hash
 from index.search import Hit
 from server.openapi import describe
 from server.pipeline.rank import to_card
-from server.schema import Card, Source
+from server.schema import Card, Sentence, Source, sentence_dict
 
 CONFIG = {"MAX_BLOCKS": 20, "MAX_BLOCK_CHARS": 2000, "API_KEYS": "", "API_KEYS_FILE": "", "METRICS": False}
 FACT_CHECK = Passage(
@@ -44,6 +44,11 @@ def test_a_card_shows_its_passages_provenance_as_flat_json():
         ),
         "claimant": "Jane Poster", "rating": "False", "confidence": None,
         "snippet": "The bridge toll tripled last year.", "section": None,
+        "doc_id": "claimreview:https://fc.example/1",
+        "passage_hash": passage_hash("The bridge toll tripled last year."),
+        "category": "fact-check",
+        # Why it matched: the passage's words the sentence shares, stopwords left out.
+        "matched": ("bridge", "toll", "tripled", "last", "year"),
     }
     assert list(body) == [f.name for f in fields(Card)], "keys in the order the service sends them"
 
@@ -72,3 +77,13 @@ def test_the_openapi_schema_is_exactly_the_dataclass(record):
         assert schema["properties"]["confidence"] == {"type": ["number", "null"]}
         assert schema["properties"]["sources"] == {
             "type": "array", "items": {"$ref": "#/components/schemas/Source"}}
+
+
+def test_the_openapi_sentence_schema_names_exactly_what_an_answer_sends():
+    sentence = Sentence("p1", 0, 6, "Bridge", "", "", 0, 6)
+    body = sentence_dict(sentence, [], sentence_hash="0" * 64, vector="AAAA")
+    schema = describe(CONFIG)["components"]["schemas"]["Sentence"]
+    assert set(schema["properties"]) == set(body) and set(schema["required"]) == set(body)
+    # Null when the service takes no feedback.
+    assert schema["properties"]["vector"]["type"] == ["string", "null"]
+    assert sentence_dict(sentence, [])["vector"] is None

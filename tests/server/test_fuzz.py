@@ -40,28 +40,33 @@ class Utf8Embedder(FakeEmbedder):
         return super().encode(texts, batch_size=batch_size)
 
 
-def _schema(tiny_store):
+def _schema(tiny_store, feedback_dir=""):
     # Small limits so the fuzzer reaches them; keys on so 401 is exercised too.
     app = create_app({"TESTING": True, "INDEX_DIR": str(tiny_store), "EMBEDDER": Utf8Embedder(),
                       "THRESHOLD": 0.3, "MAX_BLOCKS": 20, "MAX_BLOCK_CHARS": 2000,
-                      "RATE_LIMIT_PER_ADDRESS": "", "RATE_LIMIT_PER_KEY": "", "API_KEYS": hash_key(KEY)})
+                      "RATE_LIMIT_PER_ADDRESS": "", "RATE_LIMIT_PER_KEY": "", "API_KEYS": hash_key(KEY),
+                      "FEEDBACK_DIR": str(feedback_dir), "FEEDBACK_RATE_LIMIT_PER_ADDRESS": "",
+                      "FEEDBACK_RATE_LIMIT_PER_KEY": ""})
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
+
+
+FUZZED = {"POST /v1/context": 60, "POST /v1/feedback": 60}  # examples; 10 for the other calls
 
 
 # schemathesis's own pytest plugin does not run under pytest 9 here ('Function' object has
 # no attribute '_nodeid'), so the cases are drawn from its strategies with hypothesis directly.
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_response_matches_the_description(tiny_store, mode):
-    schema = _schema(tiny_store)
+def test_every_response_matches_the_description(tiny_store, tmp_path, mode):
+    schema = _schema(tiny_store, tmp_path / "feedback")
     operations = [result.ok() for result in schema.get_all_operations()]
     # (schemathesis leaves out the path it read the description from)
-    assert {op.label for op in operations} == {"POST /v1/context", "GET /v1/index", "GET /healthz",
-                                               "GET /readyz", "GET /metrics"}
-    if mode == GenerationMode.NEGATIVE:  # only the context call takes input that can be invalid
-        operations = [op for op in operations if op.label == "POST /v1/context"]
+    assert {op.label for op in operations} == {"POST /v1/context", "POST /v1/feedback", "GET /v1/index",
+                                               "GET /healthz", "GET /readyz", "GET /metrics"}
+    if mode == GenerationMode.NEGATIVE:  # only the POST calls take input that can be invalid
+        operations = [op for op in operations if op.label in FUZZED]
     for operation in operations:
         @given(case=operation.as_strategy(generation_mode=mode), with_key=st.booleans())
-        @settings(max_examples=60 if operation.label == "POST /v1/context" else 10, deadline=None,
+        @settings(max_examples=FUZZED.get(operation.label, 10), deadline=None,
                   database=None, suppress_health_check=list(HealthCheck))
         def check(case, with_key):
             case.call_and_validate(headers={"X-API-Key": KEY} if with_key else None, checks=CHECKS)
@@ -127,5 +132,40 @@ def test_text_that_is_not_valid_unicode_gets_a_described_answer(tiny_store):
             repaired = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c
                                for c in texts[sentence["block"]])
             assert repaired[sentence["start"]:sentence["end"]] == sentence["exact"]
+
+    check()
+
+
+def _report(**fields):
+    from server.feedback import encode_vector
+
+    vector = Utf8Embedder().encode(["The bridge opened in 1937."])[0]
+    return {"verdict": "wrong-match", "reason": None, "passage_id": "7", "doc_id": "factbook:us",
+            "passage_hash": "0" * 32, "build": "b1", "sentence_hash": "f" * 64,
+            "install": "install-0001", "reported": "2025-03-01T12:00:00Z",
+            "vector": encode_vector(vector), **fields}
+
+
+def test_a_stored_report_and_its_repeat_match_the_description(tiny_store, tmp_path):
+    operation = _schema(tiny_store, tmp_path / "feedback")["/v1/feedback"]["POST"]
+    statuses = []
+    for _ in range(2):
+        case = operation.Case(body=_report(sentence="The bridge opened in 1937."),
+                              media_type="application/json")
+        statuses.append(case.call_and_validate(headers={"X-API-Key": KEY}, checks=CHECKS).status_code)
+    assert statuses == [201, 200]
+
+
+def test_a_report_of_awkward_text_gets_a_described_answer(tiny_store, tmp_path):
+    """Lone surrogates, controls and noncharacters in a report's text fields: 201 or 400, never 500."""
+    operation = _schema(tiny_store, tmp_path / "feedback")["/v1/feedback"]["POST"]
+
+    @given(doc_id=_AWKWARD, sentence=_AWKWARD, passage_id=_AWKWARD, build=_AWKWARD)
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    def check(doc_id, sentence, passage_id, build):
+        body = _report(doc_id=doc_id, sentence=sentence, passage_id=passage_id, build=build)
+        case = operation.Case(body=body, media_type="application/json")
+        response = case.call_and_validate(headers={"X-API-Key": KEY}, checks=CHECKS)
+        assert response.status_code in (200, 201, 400), response.text
 
     check()
