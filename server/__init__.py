@@ -42,7 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     CORS(app, origins=list(aside.cors_origins),
          allow_headers=["Content-Type", "X-API-Key", "Authorization"],
-         methods=["GET", "POST", "OPTIONS"], max_age=3600)
+         methods=["GET", "POST", "DELETE", "OPTIONS"], max_age=3600)
     resources.init_app(app, aside)
     from server.pipeline.language import language_check
 

@@ -221,8 +221,8 @@ def feedback() -> Response:
     return response
 
 
-@bp.delete("/v1/feedback/<int:report_id>")
-def withdraw_feedback(report_id: int) -> Response:
+@bp.delete("/v1/feedback/<int:id>")
+def withdraw_feedback(id: int) -> Response:  # named as in the OpenAPI path, as flaskr does
     """Withdraw a report (the reader's Undo): only the install that sent it, and only within a
     day; 404 alike for an unknown id and another reader's, so ids cannot be probed."""
     reports = _reports()
@@ -230,16 +230,16 @@ def withdraw_feedback(report_id: int) -> Response:
         raise UnsupportedMediaType('send {"install": …} as JSON with Content-Type: application/json')
     install = parse_withdrawal(parse_json(_body()))
     try:
-        withdrawn = reports.withdraw(report_id, install)
+        withdrawn = reports.withdraw(id, install)
     except WriteFailed as exc:
         logger.error("%s", exc)
         return _feedback_unavailable("the report could not be withdrawn now; try again later")
     except TooLate as exc:
         raise WithdrawalClosed(str(exc)) from exc
     if withdrawn is None:
-        raise NotFound(f"no report {report_id} from this install")
+        raise NotFound(f"no report {id} from this install")
     observe_report(withdrawn.verdict, withdrawn.reason, "withdrawn")
-    return jsonify({"ok": True, "id": report_id, "withdrawn": True})
+    return jsonify({"ok": True, "id": id, "withdrawn": True})
 
 
 def _reports() -> Reports:

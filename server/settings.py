@@ -180,13 +180,13 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
     ),
     Setting(
         name="FEEDBACK_RATE_LIMIT_PER_ADDRESS", default="10/minute;60/hour",
-        help="Reports to /v1/feedback per client address (flask-limiter syntax, `;` between "
-        "limits; empty: none), counted apart from the other /v1/ requests. Over it: 429 with "
-        "Retry-After.",
+        help="Reports and withdrawals (POST and DELETE /v1/feedback) per client address "
+        "(flask-limiter syntax, `;` between limits; empty: none), counted apart from the other "
+        "/v1/ requests. Over it: 429 with Retry-After.",
     ),
     Setting(
         name="FEEDBACK_RATE_LIMIT_PER_KEY", default="1200/hour",
-        help="Reports to /v1/feedback per API key, when keys are configured (empty: none), "
+        help="Reports and withdrawals per API key, when keys are configured (empty: none), "
         "counted apart from RATE_LIMIT_PER_KEY. A key is often shared by every reader of a "
         "newsroom, so it allows far more than one address.",
     ),

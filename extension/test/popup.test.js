@@ -53,3 +53,18 @@ test("what left the browser: title, language and paragraphs, each piece of page 
   assert.deepEqual([...item.querySelectorAll("bdi")].map((b) => b.textContent), [`Title${RLO}`, `One${RLO}.`, "Two."]);
   assert.ok([...item.querySelectorAll("bdi")].every((b) => b.getAttribute("dir") === "auto"));
 });
+
+test("a report in 'what was sent' lists every field that left, and says the sentence's text did not", async () => {
+  const body = { verdict: "wrong-match", reason: "off-topic", passage_id: "17", doc_id: "factbook:mx",
+    passage_hash: "0".repeat(32), build: "b1", sentence_hash: "a".repeat(64), install: "abc_DEF-123",
+    reported: "2026-11-29T12:00:00.000Z", vector: btoa("x".repeat(384)) };
+  const { win } = await popup({ state: { status: "ok", sent: [{ at: 0, kind: "report", body }] } });
+  const text = win.document.querySelector("#sent li").textContent;
+  assert.match(text, /report “wrong-match” \(off-topic\) on a card:/);
+  for (const field of ["passage_id: 17", "doc_id: factbook:mx", "build: b1", `sentence_hash: ${"a".repeat(64)}`,
+    "install: abc_DEF-123", "reported: 2026-11-29T12:00:00.000Z"]) assert.ok(text.includes(field), field);
+  assert.match(text, /vector: the sentence's vector, 384 numbers \(not its text\)/);
+  assert.match(text, /the sentence's text was not sent/);
+  const withText = await popup({ state: { status: "ok", sent: [{ at: 0, kind: "report", body: { ...body, sentence: "Mexico exports cars." } }] } });
+  assert.match(withText.win.document.querySelector("#sent li").textContent, /sentence \(you chose to send it\): Mexico exports cars\./);
+});

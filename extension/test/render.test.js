@@ -207,3 +207,55 @@ test("text from the index is isolated: a right-to-left override cannot reorder t
   assert.equal(card.querySelector(".age").textContent, `Evidence from 2023${RLO} · article from 2025 · 2 years older`);
   assert.equal(card.querySelector(".meta").textContent, `Licence: CC${RLO}`);
 });
+
+test("'Not helpful' and 'Wrong match' open a short form; a sent report hides the card, and Undo puts it back", async () => {
+  const win = page("<!doctype html><body></body>", { scripts: ["shared/render.js"] });
+  const sentence = { exact: "Mexico exports cars.", sentence_hash: "a".repeat(64), vector: "AAEC", cards: [
+    { ...hostile.cards[1], doc_id: "factbook:mx", passage_hash: "0".repeat(32), matched: [] }] };
+  const calls = [];
+  let answer = { ok: true };
+  const feedback = {
+    send: async (...args) => { calls.push(["send", ...args]); return answer; },
+    undo: async (...args) => { calls.push(["undo", ...args]); return { ok: true }; },
+  };
+  const card = win.AsideRender.buildCard(win.document, sentence, { feedback });
+  win.document.body.appendChild(card);
+  const li = card.querySelector("li");
+  const [notHelpful, wrong] = li.querySelectorAll(".feedback button");
+  assert.deepEqual([notHelpful.textContent, wrong.textContent], ["Not helpful", "Wrong match"]);
+  const form = li.querySelector("form.report-form");
+  assert.equal(wrong.getAttribute("aria-controls"), form.id);
+  assert.ok(form.hidden);
+  wrong.click();
+  assert.equal(wrong.getAttribute("aria-expanded"), "true");
+  assert.equal(notHelpful.getAttribute("aria-expanded"), "false");
+  assert.ok(!form.hidden);
+  assert.equal(form.querySelector("legend").textContent, "Wrong match: why? (optional)");
+  assert.deepEqual([...form.querySelectorAll("input[type=radio]")].map((r) => r.value),
+    ["wrong-person-or-place", "outdated", "off-topic", "other"]);
+  assert.equal(win.document.activeElement, form.querySelector("input[type=radio]"), "focus moves into the form");
+  form.querySelector("input[value=off-topic]").checked = true;
+  // A failed send says why and keeps the form.
+  answer = { ok: false, error: "the service did not answer" };
+  form.querySelector("button.send").click();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(form.querySelector("[role=alert]").textContent, "Not sent: the service did not answer.");
+  answer = { ok: true };
+  form.querySelector("button.send").click();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const [, sentFor, card0, choice] = calls.at(-1);
+  assert.equal(sentFor, sentence);
+  assert.equal(card0.doc_id, "factbook:mx");
+  assert.deepEqual({ ...choice }, { verdict: "wrong-match", reason: "off-topic", includeSentence: false });
+  assert.equal(li.querySelector(".reported").textContent, "Reported as “wrong match”. This card is hidden on this page.");
+  assert.equal(li.querySelector(".passage"), null, "the card's passage is gone");
+  const undo = li.querySelector("button.undo");
+  assert.equal(win.document.activeElement, undo, "focus stays in the card, on Undo");
+  undo.click();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(calls.at(-1)[0], "undo");
+  assert.ok(li.querySelector(".passage"), "Undo puts the card back");
+  // A service that takes no feedback gives no hashes: no controls.
+  const plainCard = win.AsideRender.buildCard(win.document, { ...sentence, sentence_hash: null }, { feedback });
+  assert.equal(plainCard.querySelector(".feedback"), null);
+});

@@ -40,11 +40,13 @@ function storageArea(data = new Map(), { slow = false } = {}) {
 function startWorker({
   sync = new Map(), local = new Map(), session = new Map(), slow = false,
   answer = () => ({ ok: true, answer: { sentences: [] } }),
+  feedback = () => ({ ok: true, json: { ok: true, id: 5, duplicate: false } }),
 } = {}) {
   const win = page("<!doctype html><body></body>", { scripts: ["shared/messages.js", "shared/settings.js", "shared/apikey.js"] });
   const listeners = { message: [], removed: [], connect: [], installed: [] };
   const asked = [];
   const forwarded = [];
+  const reports = [];
   win.chrome = {
     storage: { sync: storageArea(sync, { slow }), local: storageArea(local, { slow }), session: storageArea(session, { slow }) },
     runtime: {
@@ -67,6 +69,14 @@ function startWorker({
       asked.push({ serviceUrl: settings.serviceUrl, apiKey: settings.apiKey, page: plain(pageToAsk) });
       return answer(pageToAsk);
     },
+    async sendReport(settings, body) {
+      reports.push({ method: "POST", apiKey: settings.apiKey, body: plain(body) });
+      return feedback(body);
+    },
+    async withdrawReport(settings, id, install) {
+      reports.push({ method: "DELETE", id, install });
+      return { ok: true, json: { ok: true, id, withdrawn: true } };
+    },
   };
   win.eval(WORKER);
   assert.equal(listeners.message.length, 1, "one onMessage listener: the dispatcher");
@@ -78,7 +88,7 @@ function startWorker({
       assert.equal(async, true, "the listener keeps the channel open for its reply");
     });
   }
-  return { send, asked, forwarded, listeners, sync, local, session };
+  return { send, asked, forwarded, listeners, sync, local, session, reports };
 }
 
 // What a content script sends: the page's address is not in it; the browser names the sender.
@@ -280,4 +290,72 @@ test("the API key lives in storage.local, goes only to its own service, and a sy
   await again.listeners.installed[0]({ reason: "update" });
   assert.equal(sync.has("apiKey"), false);
   assert.equal(again.local.get("apiKey").key, "old-key");
+});
+
+// A report as the content script sends it: the card's ids, the answer's build, the sentence.
+const REPORT = {
+  verdict: "wrong-match", reason: "off-topic", includeSentence: false, build: "20261129T120000Z-abc123",
+  card: { id: "17", doc_id: "factbook:mx:exports", passage_hash: "0123456789abcdef0123456789abcdef" },
+  sentence: { hash: "a".repeat(64), vector: "AAEC", text: "Mexico is the largest trading partner." },
+};
+
+test("a report carries ids, hashes and the reason, never the sentence's text unless the reader ticks it", async () => {
+  const worker = startWorker();
+  const reply = await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(3));
+  assert.equal(reply.ok, true);
+  assert.equal(reply.id, 5);
+  const [sent] = worker.reports;
+  assert.deepEqual(Object.keys(sent.body).sort(), ["build", "doc_id", "install", "passage_hash", "passage_id",
+    "reason", "reported", "sentence_hash", "vector", "verdict"]);
+  assert.equal(sent.body.passage_id, "17");
+  assert.equal(sent.body.install, reply.install);
+  assert.ok(!JSON.stringify(sent.body).includes("trading partner"), "no page text");
+  // Ticked: the sentence goes too.
+  await worker.send({ type: "CS_BG_FEEDBACK", report: { ...REPORT, includeSentence: true } }, fromTab(3));
+  assert.equal(worker.reports[1].body.sentence, "Mexico is the largest trading partner.");
+  // The popup lists exactly what left, newest first.
+  const state = await worker.send({ type: "PU_BG_GET_TAB_STATE", tabId: 3 }, fromPopup);
+  assert.deepEqual(state.sent.map((s) => s.kind), ["report", "report"]);
+  assert.deepEqual(state.sent[1].body, sent.body);
+});
+
+test("the install id is random, kept, and replaced after 30 days", async () => {
+  const local = new Map();
+  const worker = startWorker({ local });
+  const first = (await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(1))).install;
+  assert.match(first, /^[A-Za-z0-9_-]{22}$/);
+  assert.equal((await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(1))).install, first, "kept");
+  local.set("feedbackInstall", { id: first, created: Date.now() - 31 * 86_400_000 });
+  const renewed = (await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(1))).install;
+  assert.notEqual(renewed, first, "a 31-day-old id is replaced");
+  assert.equal(startWorker().listeners.message.length, 1);
+});
+
+test("a malformed report is refused in the worker; a failed one is said; a sent one clears cached answers", async () => {
+  const worker = startWorker({ feedback: () => ({ ok: false, status: 503, error: "the feedback store is full" }) });
+  const bad = await worker.send({ type: "CS_BG_FEEDBACK", report: { ...REPORT, verdict: "spam" } }, fromTab(1));
+  assert.deepEqual(bad, { ok: false, error: "the report is malformed" });
+  const badHash = await worker.send({ type: "CS_BG_FEEDBACK", report: { ...REPORT, card: { ...REPORT.card, passage_hash: "x" } } }, fromTab(1));
+  assert.equal(badHash.ok, false);
+  assert.equal(worker.reports.length, 0, "nothing sent");
+  const failed = await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(1));
+  assert.deepEqual(failed, { ok: false, status: 503, error: "the feedback store is full" });
+  // Sent: the next load of a page asks the service again (an operator may block the card).
+  const ok = startWorker();
+  await ask(ok, "https://news.example/c", 4);
+  await ok.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(4));
+  await ask(ok, "https://news.example/c", 4);
+  assert.equal(ok.asked.length, 2, "asked again after the report");
+});
+
+test("undo withdraws the report with the install id that sent it; only a content script may report", async () => {
+  const worker = startWorker();
+  const reply = await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(2));
+  const undone = await worker.send({ type: "CS_BG_FEEDBACK_UNDO", id: reply.id, install: reply.install }, fromTab(2));
+  assert.deepEqual(undone, { ok: true });
+  assert.deepEqual(worker.reports.at(-1), { method: "DELETE", id: 5, install: reply.install });
+  const fromPage = await worker.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromPopup);
+  assert.deepEqual(fromPage, { ok: false, error: "not from a content script" });
+  const off = startWorker({ sync: new Map([["denySites", ["news.example"]]]) });
+  assert.deepEqual(await off.send({ type: "CS_BG_FEEDBACK", report: REPORT }, fromTab(1)), { ok: false, error: "Aside is off for this site" });
 });

@@ -85,6 +85,8 @@ def connect(directory: Path, *, create: bool = True) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
+    # A withdrawn or pruned report's text is overwritten, not only unlinked from the tree.
+    db.execute("PRAGMA secure_delete=ON")
     db.execute("PRAGMA foreign_keys=ON")
     if create:
         db.executescript(_SCHEMA)

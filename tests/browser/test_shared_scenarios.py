@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,11 @@ def shared_runs(service: tuple[str, Any], site: str) -> Callable[[str], dict[str
         try:
             done = subprocess.run(
                 [node, str(RUNNER), "--browser", browser, "--service", base, "--site", site,
-                 "--artifacts", str(ARTIFACTS)],
+                 "--artifacts", str(ARTIFACTS),
+                 # The operator's side of reader feedback: the service's feedback folder (this
+                 # run's, from tests/conftest.py) and the aside command next to this Python.
+                 "--aside", str(Path(sys.executable).with_name("aside")),
+                 "--feedback-dir", os.environ["ASIDE_FEEDBACK_DIR"]],
                 cwd=EXTENSION, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
             stdout, stderr = done.stdout, done.stderr
         except subprocess.TimeoutExpired as timeout:

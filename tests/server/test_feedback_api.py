@@ -1,4 +1,5 @@
-"""POST /v1/feedback: a reader's report on a card, stored once, never with page text unless sent."""
+"""POST /v1/feedback: a reader's report on a card, stored once, never with page text unless sent;
+DELETE /v1/feedback/<id>: its reader withdraws it."""
 
 from __future__ import annotations
 
@@ -335,6 +336,151 @@ def test_the_service_prunes_expired_reports_itself_at_most_once_a_day(tiny_store
     assert _send(client, _report(card, build, install="install-bbbb")).status_code == 201
     assert "install-old2" in [r["install"] for r in _rows(feedback_dir)], "once a day, not per report"
     db.close()
+
+
+# DELETE /v1/feedback/<id>: the reader's Undo.
+def _withdraw(client, report_id, install="install-aaaa", **kw):
+    return client.delete(f"/v1/feedback/{report_id}", data=json.dumps({"install": install}),
+                         content_type="application/json", **kw)
+
+
+def _received_ago(feedback_dir, report_id, delta):
+    db = connect(feedback_dir)
+    db.execute("UPDATE reports SET received = ? WHERE id = ?",
+               (reports_module.utc_stamp(datetime.now(UTC) - delta), report_id))
+    db.close()
+
+
+def test_the_reader_who_sent_a_report_withdraws_it_and_a_repeat_is_the_same_one(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    report_id = _send(client, _report(card, build)).get_json()["id"]
+    other = _send(client, _report(card, build, install="install-bbbb")).get_json()["id"]
+    response = _withdraw(client, report_id)
+    assert response.status_code == 200
+    assert response.get_json() == {"ok": True, "id": report_id, "withdrawn": True}
+    assert [r["id"] for r in _rows(feedback_dir, "id")] == [other], "only that report is gone"
+    assert_error(_withdraw(client, report_id), 404, "not_found")
+    # A repeat answers the first report's id: withdrawing it takes back the reader's one count,
+    # and the same reader may report the card again afterwards.
+    first = _send(client, _report(card, build, install="install-cccc")).get_json()["id"]
+    repeat = _send(client, _report(card, build, install="install-cccc"))
+    assert repeat.get_json()["duplicate"] is True and repeat.get_json()["id"] == first
+    assert _withdraw(client, first, install="install-cccc").status_code == 200
+    assert [r["id"] for r in _rows(feedback_dir, "id")] == [other]
+    assert _send(client, _report(card, build, install="install-cccc")).status_code == 201
+
+
+def test_another_readers_report_and_an_unknown_id_get_the_same_404(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    report_id = _send(client, _report(card, build)).get_json()["id"]
+    wrong = _withdraw(client, report_id, install="install-zzzz")
+    assert_error(wrong, 404, "not_found")
+    assert len(_rows(feedback_dir)) == 1, "another install withdraws nothing"
+    assert _withdraw(client, report_id).status_code == 200
+    unknown = _withdraw(client, report_id)  # the same id, now no report at all
+    assert unknown.get_json() == wrong.get_json(), "ids cannot be probed"
+    for missing in (0, 999_999, 2**63, 10**40):
+        assert_error(_withdraw(client, missing), 404, "not_found")
+    assert_error(client.delete("/v1/feedback/abc", json={"install": "install-aaaa"}), 404, "not_found")
+
+
+def test_a_report_older_than_a_day_cannot_be_withdrawn(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    old = _send(client, _report(card, build)).get_json()["id"]
+    recent = _send(client, _report(card, build, install="install-bbbb")).get_json()["id"]
+    _received_ago(feedback_dir, old, timedelta(days=1, minutes=1))
+    _received_ago(feedback_dir, recent, timedelta(hours=23, minutes=59))
+    late = _withdraw(client, old)
+    assert_error(late, 409, "withdrawal_closed")
+    assert "1-day window" in late.get_json()["error"]["message"]
+    # Only its reader learns that the report exists.
+    assert_error(_withdraw(client, old, install="install-zzzz"), 404, "not_found")
+    assert _withdraw(client, recent, install="install-bbbb").status_code == 200
+    assert [r["id"] for r in _rows(feedback_dir, "id")] == [old], "the late one is kept"
+
+
+def test_a_withdrawal_is_checked_like_a_report_and_refused_when_feedback_is_off(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    report_id = _send(client, _report(card, build)).get_json()["id"]
+    for body in (["install-aaaa"], {}, {"install": None}, {"install": "abc"}, {"install": "bad id!"},
+                 {"install": "install-aaaa", "why": "oops"}, {"install": "install-aaa\ud83c"}):
+        assert_error(client.delete(f"/v1/feedback/{report_id}", data=json.dumps(body),
+                                   content_type="application/json"), 400, "bad_request")
+    assert_error(client.delete(f"/v1/feedback/{report_id}", data=b"{", content_type="application/json"),
+                 400, "bad_request")
+    assert_error(client.delete(f"/v1/feedback/{report_id}", data=b""), 415, "unsupported_media_type")
+    small = _app(tiny_store, feedback_dir, MAX_BODY_BYTES=200).test_client()
+    assert_error(small.delete(f"/v1/feedback/{report_id}", json={"install": "i" * 300}),
+                 413, "payload_too_large")
+    assert len(_rows(feedback_dir)) == 1
+    off = _app(tiny_store, "").test_client()
+    assert_error(_withdraw(off, report_id), 404, "feedback_disabled")
+
+
+def test_with_keys_configured_a_withdrawal_needs_a_valid_key(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir, API_KEYS=hash_key(KEY)).test_client()
+    card, build = _card(client, headers={"X-API-Key": KEY})
+    report_id = _send(client, _report(card, build), headers={"X-API-Key": KEY}).get_json()["id"]
+    assert_error(_withdraw(client, report_id), 401, "unauthorized")
+    assert_error(_withdraw(client, report_id, headers={"X-API-Key": "aside_wrong"}), 401, "unauthorized")
+    assert _withdraw(client, report_id, headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_withdrawals_count_against_the_feedback_rate_limit_not_the_reading_one(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir, RATE_LIMIT_PER_ADDRESS="2/minute",
+                  FEEDBACK_RATE_LIMIT_PER_ADDRESS="2/minute").test_client()
+    card, build = _card(client)  # one context call of two
+    report_id = _send(client, _report(card, build)).get_json()["id"]
+    assert _withdraw(client, report_id).status_code == 200
+    limited = _withdraw(client, report_id)
+    assert_error(limited, 429, "too_many_requests")
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert [post(client, {"blocks": ARTICLE}).status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_withdrawal_the_database_refuses_answers_503_and_keeps_the_report(
+        tiny_store, feedback_dir, monkeypatch):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    report_id = _send(client, _report(card, build)).get_json()["id"]
+    monkeypatch.setattr(reports_module, "connect", _limited_connect(query_only=1))  # read-only
+    response = _withdraw(_app(tiny_store, feedback_dir).test_client(), report_id)
+    assert_error(response, 503, "feedback_unavailable")
+    assert response.headers["Retry-After"] == "60"
+    assert len(_rows(feedback_dir)) == 1
+
+
+def test_a_withdrawal_is_counted_and_logged_without_text_and_leaves_the_operators_list(
+        tiny_store, feedback_dir, runner, caplog):
+    from server.cli import main
+
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    report_id = _send(client, _report(card, build, sentence=SENTENCE)).get_json()["id"]
+    kept = _send(client, _report(card, build, install="install-bbbb", doc_id="factbook:zz",
+                                 passage_hash="ab" * 16)).get_json()["id"]
+    listed = runner.invoke(main, ["feedback", "list", "--feedback-dir", str(feedback_dir)])
+    assert f"#{report_id} " in listed.output and f"#{kept} " in listed.output
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        assert _withdraw(client, report_id).status_code == 200
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "aside.access"]
+    assert [(x["method"], x["route"], x["status"]) for x in lines] == [
+        ("DELETE", "/v1/feedback/<int:id>", 200)]
+    text = client.get("/metrics").get_data(as_text=True)
+    assert ('aside_feedback_reports_total{outcome="withdrawn",reason="wrong-person-or-place",'
+            'verdict="wrong-match"} 1.0') in text
+    for secret in ("quokkas", "install-aaaa", sentence_hash(SENTENCE), card["passage_hash"]):
+        assert secret not in text and secret not in caplog.text, secret
+    listed = runner.invoke(main, ["feedback", "list", "--feedback-dir", str(feedback_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert f"#{report_id} " not in listed.output and f"#{kept} " in listed.output
+    exported = runner.invoke(main, ["feedback", "export", "--feedback-dir", str(feedback_dir)])
+    assert [json.loads(line)["id"] for line in exported.output.splitlines()] == [kept]
 
 
 # The service as operators run it (gunicorn with the Procfile's settings, two workers), killed

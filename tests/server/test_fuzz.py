@@ -8,6 +8,7 @@ body that matches the response schema.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import schemathesis
@@ -24,6 +25,8 @@ from schemathesis.specs.openapi.checks import (
 
 from server import create_app
 from server.auth import hash_key
+from server.feedback import connect
+from server.feedback.reports import utc_stamp
 from tests.conftest import FakeEmbedder
 
 KEY = "aside_fuzz-key"
@@ -50,7 +53,8 @@ def _schema(tiny_store, feedback_dir=""):
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
-FUZZED = {"POST /v1/context": 60, "POST /v1/feedback": 60}  # examples; 10 for the other calls
+# examples; 10 for the other calls
+FUZZED = {"POST /v1/context": 60, "POST /v1/feedback": 60, "DELETE /v1/feedback/{id}": 60}
 
 
 # schemathesis's own pytest plugin does not run under pytest 9 here ('Function' object has
@@ -60,9 +64,10 @@ def test_every_response_matches_the_description(tiny_store, tmp_path, mode):
     schema = _schema(tiny_store, tmp_path / "feedback")
     operations = [result.ok() for result in schema.get_all_operations()]
     # (schemathesis leaves out the path it read the description from)
-    assert {op.label for op in operations} == {"POST /v1/context", "POST /v1/feedback", "GET /v1/index",
+    assert {op.label for op in operations} == {"POST /v1/context", "POST /v1/feedback",
+                                               "DELETE /v1/feedback/{id}", "GET /v1/index",
                                                "GET /healthz", "GET /readyz", "GET /metrics"}
-    if mode == GenerationMode.NEGATIVE:  # only the POST calls take input that can be invalid
+    if mode == GenerationMode.NEGATIVE:  # only these calls take input that can be invalid
         operations = [op for op in operations if op.label in FUZZED]
     for operation in operations:
         @given(case=operation.as_strategy(generation_mode=mode), with_key=st.booleans())
@@ -156,16 +161,24 @@ def test_a_stored_report_and_its_repeat_match_the_description(tiny_store, tmp_pa
     assert statuses == [201, 200]
 
 
-def test_a_report_of_awkward_text_gets_a_described_answer(tiny_store, tmp_path):
-    """Lone surrogates, controls and noncharacters in a report's text fields: 201 or 400, never 500."""
-    operation = _schema(tiny_store, tmp_path / "feedback")["/v1/feedback"]["POST"]
+def test_a_withdrawal_and_its_refusals_match_the_description(tiny_store, tmp_path):
+    """Random ids rarely name a report: withdraw a real one, another reader's and a late one."""
+    schema = _schema(tiny_store, tmp_path / "feedback")
+    headers = {"X-API-Key": KEY}
 
-    @given(doc_id=_AWKWARD, sentence=_AWKWARD, passage_id=_AWKWARD, build=_AWKWARD)
-    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    def check(doc_id, sentence, passage_id, build):
-        body = _report(doc_id=doc_id, sentence=sentence, passage_id=passage_id, build=build)
-        case = operation.Case(body=body, media_type="application/json")
-        response = case.call_and_validate(headers={"X-API-Key": KEY}, checks=CHECKS)
-        assert response.status_code in (200, 201, 400), response.text
+    def report(sentence):
+        case = schema["/v1/feedback"]["POST"].Case(body=_report(sentence_hash=sentence * 64),
+                                                   media_type="application/json")
+        return case.call_and_validate(headers=headers, checks=CHECKS).json()["id"]
 
-    check()
+    def withdraw(report_id, install="install-0001"):
+        case = schema["/v1/feedback/{id}"]["DELETE"].Case(
+            path_parameters={"id": report_id}, body={"install": install}, media_type="application/json")
+        return case.call_and_validate(headers=headers, checks=CHECKS).status_code
+
+    mine, theirs, late = report("a"), report("b"), report("c")
+    db = connect(tmp_path / "feedback")
+    db.execute("UPDATE reports SET received = ? WHERE id = ?",
+               (utc_stamp(datetime.now(UTC) - timedelta(days=2)), late))
+    db.close()
+    assert [withdraw(mine), withdraw(theirs, "install-0002"), withdraw(late)] == [200, 404, 409]

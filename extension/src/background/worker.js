@@ -13,6 +13,15 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
   const CACHE_KEYS = "cacheKeys";
   const CACHE_LIMIT = 40;
   const SENT_HISTORY = 5;
+  // Reports name the reader by a random id made here, kept in storage.local, and replaced
+  // every INSTALL_DAYS: the service counts one reader's repeated reports on a card once, and
+  // cannot link reports further apart than that.
+  const INSTALL = "feedbackInstall";
+  const INSTALL_DAYS = 30;
+  const DAY_MS = 86_400_000;
+  const VERDICTS = ["not-helpful", "wrong-match"];
+  const REASONS = ["wrong-person-or-place", "outdated", "off-topic", "other"];
+  const MAX_SENTENCE_CHARS = 1000;
 
   function tabKey(tabId) {
     return `tab:${tabId}`;
@@ -73,6 +82,104 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     return result;
   }
 
+  function randomId() {
+    const bytes = root.crypto.getRandomValues(new Uint8Array(16));
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  /** This install's anonymous id for reports, made anew when missing or INSTALL_DAYS old. */
+  function installId(now = Date.now()) {
+    return Settings.serial(async () => {
+      const area = api.storage.local;
+      const held = (await area.get(INSTALL))[INSTALL];
+      if (held && typeof held.id === "string" && now - held.created < INSTALL_DAYS * DAY_MS && now >= held.created) {
+        return held.id;
+      }
+      const id = randomId();
+      await area.set({ [INSTALL]: { id, created: now } });
+      return id;
+    });
+  }
+
+  const text = (value, max) => typeof value === "string" && value.length > 0 && value.length <= max;
+
+  /**
+   * The report as it is sent: the card's ids, the index build, the sentence's hash (and its
+   * vector, which is not text), the verdict and reason, the time, this install's id; the
+   * sentence's text only when the reader ticked "include the sentence". Null if malformed.
+   */
+  function reportBody(report, install, now = new Date()) {
+    if (!report || !VERDICTS.includes(report.verdict)) return null;
+    if (report.reason !== null && report.reason !== undefined && !REASONS.includes(report.reason)) return null;
+    const card = report.card || {};
+    const sentence = report.sentence || {};
+    if (!text(String(card.id ?? ""), 64) || !text(card.doc_id, 2048) || !/^[0-9a-f]{32}$/.test(card.passage_hash || "")) return null;
+    if (!text(report.build, 128) || !/^[0-9a-f]{64}$/.test(sentence.hash || "")) return null;
+    const body = {
+      verdict: report.verdict,
+      reason: report.reason || null,
+      passage_id: String(card.id),
+      doc_id: card.doc_id,
+      passage_hash: card.passage_hash,
+      build: report.build,
+      sentence_hash: sentence.hash,
+      install,
+      reported: now.toISOString(),
+    };
+    if (text(sentence.vector, 4096)) body.vector = sentence.vector;
+    if (report.includeSentence && text(sentence.text, MAX_SENTENCE_CHARS)) body.sentence = sentence.text;
+    return body;
+  }
+
+  /** Forget every cached answer: after a report, the next load of a page asks the service. */
+  function forgetAnswers() {
+    return Settings.serial(async () => {
+      const keys = (await Settings.sessionGet(CACHE_KEYS)) || [];
+      if (keys.length) await Settings.sessionRemove(keys.map((key) => `ctx:${key}`));
+      await Settings.sessionSet(CACHE_KEYS, []);
+    });
+  }
+
+  /** What left the browser, for the popup's list (newest first). */
+  function recordSent(tabId, entry) {
+    return updateTab(tabId, (state) => ({ sent: [entry, ...(state.sent || [])].slice(0, SENT_HISTORY) }));
+  }
+
+  async function serviceFor(url) {
+    const settings = await Settings.load();
+    if (!Settings.allowedOn(settings, url)) return { ok: false, error: "Aside is off for this site" };
+    const service = Settings.checkServiceUrl(settings.serviceUrl);
+    if (!service.ok) return service;
+    const apiKey = await ApiKey.forService(settings.serviceUrl);
+    return { ok: true, settings: { ...settings, apiKey } };
+  }
+
+  /** The reader's report on a card: sent, recorded for the popup; {ok, id, install} or {ok: false, error}. */
+  async function sendReport(report, tabId, url) {
+    const service = await serviceFor(url);
+    if (!service.ok) return service;
+    const install = await installId();
+    const body = reportBody(report, install);
+    if (!body) return { ok: false, error: "the report is malformed" };
+    await recordSent(tabId, { at: Date.now(), kind: "report", url, body });
+    const result = await Api.sendReport(service.settings, body);
+    if (!result.ok) return result;
+    await forgetAnswers();
+    return { ok: true, id: result.json.id, duplicate: Boolean(result.json.duplicate), install };
+  }
+
+  /** The card's "Undo": withdraw the report it sent. */
+  async function withdrawReport(message, tabId, url) {
+    const service = await serviceFor(url);
+    if (!service.ok) return service;
+    if (!Number.isSafeInteger(message.id) || message.id < 1 || !text(message.install, 64)) {
+      return { ok: false, error: "no such report" };
+    }
+    await recordSent(tabId, { at: Date.now(), kind: "withdrawal", url, body: { id: message.id, install: message.install } });
+    const result = await Api.withdrawReport(service.settings, message.id, message.install);
+    return result.ok ? { ok: true } : result;
+  }
+
   /** An extension page (the popup), not a content script in a web page. */
   function fromExtensionPage(sender) {
     const own = api.runtime.getURL("");
@@ -97,6 +204,10 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     switch (type) {
       case MSG.CS_BG_GET_CONTEXT:
         return getContext(message.page, sender.tab.id, sender.url);
+      case MSG.CS_BG_FEEDBACK:
+        return sendReport(message.report, sender.tab.id, sender.url);
+      case MSG.CS_BG_FEEDBACK_UNDO:
+        return withdrawReport(message, sender.tab.id, sender.url);
       case MSG.CS_BG_REPORT_STATE:
         return updateTab(sender.tab.id, { ...message.state, url: sender.url });
       case MSG.PU_BG_GET_TAB_STATE:

@@ -47,10 +47,10 @@
      * keyboard focus into the card (a screen reader reads the dialog and its cards); announce:
      * leave focus where it is and have a screen reader read the card's summary.
      */
-    function show(sentence, rect, { focus = false, announce = false, onClose, articleDate, site, onSiteOff } = {}) {
+    function show(sentence, rect, { focus = false, announce = false, onClose, articleDate, site, onSiteOff, feedback } = {}) {
       ensureHost();
       if (current) current.remove();
-      current = render.buildCard(doc, sentence, { onClose, articleDate, site, onSiteOff });
+      current = render.buildCard(doc, sentence, { onClose, articleDate, site, onSiteOff, feedback });
       shadow.appendChild(current);
       place(rect);
       status.textContent = announce ? render.summary(sentence) : "";

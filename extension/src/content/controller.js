@@ -17,13 +17,16 @@
    * @param {Document} doc
    * @param {{range: Range, sentence: object}[]} items  anchored sentences, in page order
    * @param {{trusted?: (event: Event) => boolean, articleDate?: string, site?: string,
-   *   onSiteOff?: () => void}} options  trusted: which events to act on (the reader's own, by
-   *   default; the node tests' synthetic events are not); articleDate: shown next to each
-   *   card's date; site and onSiteOff: the card's "Turn Aside off on <site>" button
+   *   onSiteOff?: () => void, feedback?: object, onClosed?: () => void}} options  trusted:
+   *   which events to act on (the reader's own, by default; the node tests' synthetic events
+   *   are not); articleDate: shown next to each card's date; site and onSiteOff: the card's
+   *   "Turn Aside off on <site>" button; feedback: the card's report controls (render.js);
+   *   onClosed: called after a card closes
    * @returns {{destroy(): void, highlights: object, open(i: number, focus?: boolean): void, close(): void}}
    */
   function attach(doc, items, {
-    highlight = root.AsideHighlight, card = root.AsideCard, articleDate, site, onSiteOff, trusted = fromReader,
+    highlight = root.AsideHighlight, card = root.AsideCard, articleDate, site, onSiteOff, feedback, onClosed,
+    trusted = fromReader,
   } = {}) {
     const win = doc.defaultView;
     const marks = highlight.create(doc, items);
@@ -50,7 +53,7 @@
       active = index;
       marks.setActive(index);
       if (focus) lastFocus = doc.activeElement;
-      cardView.show(items[index].sentence, rectOf(index), { focus, announce, onClose: close, articleDate, site, onSiteOff });
+      cardView.show(items[index].sentence, rectOf(index), { focus, announce, onClose: close, articleDate, site, onSiteOff, feedback });
     }
 
     function close() {
@@ -60,6 +63,7 @@
       marks.setActive(-1);
       if (hadFocus && lastFocus && lastFocus.focus) lastFocus.focus({ preventScroll: true });
       lastFocus = null;
+      if (onClosed) onClosed();
     }
 
     function onMove(event) {

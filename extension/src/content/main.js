@@ -20,6 +20,9 @@
   // Block text -> the sentences the service found in it (offsets relative to the text), so a
   // text is sent once per page however often it appears (a "key fact" box repeats a paragraph).
   const known = new Map();
+  // Cards the reader reported on this page, hidden until undone: key -> {id, install}.
+  const reportedCards = new Map();
+  let redrawAfterClose = false;
   const ids = Blocks.createIds(); // block ids stay unique for the page, across reads
   let controller = null;
   let observer = null;
@@ -151,7 +154,7 @@
         await report({ status: "not-an-article", reason: Blocks.whyNotRead(document) || undefined });
         return;
       }
-      if (article.hash === lastHash && controller && trigger !== "click") return;
+      if (article.hash === lastHash && controller && trigger !== "click" && trigger !== "redraw") return;
       // 3. Ask only about texts not seen before on this page, each text once.
       const asked = new Set();
       const fresh = article.blocks.filter((b) => !known.has(b.text) && !asked.has(b.text) && asked.add(b.text));
@@ -175,10 +178,12 @@
         }
         answer = reply.answer;
         const byId = new Map(fresh.map((b) => [b.id, b.text]));
+        const build = answer.index && answer.index.build_id;
         for (const block of fresh) known.set(block.text, []);
         for (const sentence of answer.sentences) {
           const text = byId.get(sentence.block);
-          if (text !== undefined) known.get(text).push(sentence);
+          // A report names the build its card came from.
+          if (text !== undefined) known.get(text).push({ ...sentence, build });
         }
       }
       if (dead) return;
@@ -187,8 +192,12 @@
       if (observer) observer.disconnect();
       teardown();
       const items = [];
+      const shown = new Map(); // a sentence as answered -> as shown (reported cards left out)
       for (const block of article.blocks) {
-        for (const sentence of known.get(block.text) || []) {
+        for (const answered of known.get(block.text) || []) {
+          if (!shown.has(answered)) shown.set(answered, withoutReported(answered));
+          const sentence = shown.get(answered);
+          if (!sentence) continue;
           const range = root.AsideAnchor.anchor({ ...sentence, block: block.id }, article.elements);
           if (range) items.push({ range, sentence });
         }
@@ -196,6 +205,7 @@
       // 5. Highlight and wire the cards (the observer is paused: fallback marks touch the DOM).
       controller = root.AsideController.attach(document, items, {
         articleDate: article.published, site: location.hostname, onSiteOff: turnOffSite,
+        feedback: { send: sendReport, undo: undoReport }, onClosed: afterClose,
       });
       watch();
       lastHash = article.hash;
@@ -217,6 +227,49 @@
     } finally {
       running = false;
     }
+  }
+
+  function reportKey(sentence, card) {
+    return `${sentence.sentence_hash}\u241f${card.doc_id}\u241f${card.passage_hash}`;
+  }
+
+  /** The sentence without the cards reported on this page; null when none is left. */
+  function withoutReported(sentence) {
+    const cards = sentence.cards.filter((card) => !reportedCards.has(reportKey(sentence, card)));
+    if (!cards.length) return null;
+    return cards.length === sentence.cards.length ? sentence : { ...sentence, cards };
+  }
+
+  /** The card's report: through the worker (which sends it and lists it in the popup). */
+  async function sendReport(sentence, card, { verdict, reason, includeSentence }) {
+    const reply = await send({
+      type: MSG.CS_BG_FEEDBACK,
+      report: {
+        verdict, reason, includeSentence, build: sentence.build,
+        card: { id: card.id, doc_id: card.doc_id, passage_hash: card.passage_hash },
+        sentence: { hash: sentence.sentence_hash, vector: sentence.vector, text: sentence.exact },
+      },
+    });
+    if (!reply || !reply.ok) return { ok: false, error: (reply && reply.error) || "no answer" };
+    reportedCards.set(reportKey(sentence, card), { id: reply.id, install: reply.install });
+    redrawAfterClose = true; // the card goes from the page when its dialog closes
+    return { ok: true };
+  }
+
+  async function undoReport(sentence, card) {
+    const key = reportKey(sentence, card);
+    const held = reportedCards.get(key);
+    if (!held) return { ok: true };
+    const reply = await send({ type: MSG.CS_BG_FEEDBACK_UNDO, id: held.id, install: held.install });
+    if (!reply || !reply.ok) return { ok: false, error: (reply && reply.error) || "no answer" };
+    reportedCards.delete(key);
+    return { ok: true };
+  }
+
+  function afterClose() {
+    if (!redrawAfterClose) return;
+    redrawAfterClose = false;
+    run("redraw");
   }
 
   /** The card's "Turn Aside off on <site>": onto the deny list; the storage change tears down. */
@@ -273,6 +326,7 @@
       if (location.href !== lastUrl) {
         lastUrl = location.href;
         known.clear();
+        reportedCards.clear();
       }
       run("change");
     }, REREAD_MS);

@@ -45,6 +45,37 @@
     return bdi;
   }
 
+  /**
+   * A report (or its withdrawal) as it left the browser: every field sent, by name. The
+   * sentence vector is numbers, not text; its length is shown rather than 512 characters of
+   * base64. The sentence's text appears only when the reader chose to send it.
+   */
+  function reportLines(request) {
+    const body = request.body || {};
+    if (request.kind === "withdrawal") return [`withdrew report ${body.id} (install id ${body.install})`];
+    const lines = [`report “${body.verdict}”${body.reason ? ` (${body.reason})` : ""} on a card:`];
+    for (const [name, value] of Object.entries(body)) {
+      if (name === "verdict" || name === "reason") continue;
+      if (name === "vector") {
+        lines.push("\n", `vector: the sentence's vector, ${atobLength(value)} numbers (not its text)`);
+      } else if (name === "sentence") {
+        lines.push("\n", "sentence (you chose to send it): ", isolated(value));
+      } else {
+        lines.push("\n", `${name}: `, isolated(value));
+      }
+    }
+    if (!("sentence" in body)) lines.push("\n", "the sentence's text was not sent");
+    return lines;
+  }
+
+  function atobLength(base64) {
+    try {
+      return atob(String(base64)).length;
+    } catch (_error) {
+      return "?";
+    }
+  }
+
   function show(state, settings) {
     const detail = state.status === "service-unavailable" && state.error ? ` (${state.error})` : "";
     // A page not read as an article may say why (its story is in a frame or a shadow root).
@@ -65,6 +96,11 @@
     for (const request of state.sent || []) {
       const item = document.createElement("li");
       const when = new Date(request.at).toLocaleTimeString();
+      if (request.kind === "report" || request.kind === "withdrawal") {
+        item.append(`${when}: `, ...reportLines(request));
+        list.appendChild(item);
+        continue;
+      }
       // The page's text, each piece isolated: a right-to-left override in it cannot reorder ours.
       const title = request.title ? ["title “", isolated(request.title), "”, "] : [];
       const lang = request.lang ? [`language ${request.lang}, `] : [];

@@ -10,6 +10,8 @@
   root.AsideMessages = Object.freeze({
     CS_BG_GET_CONTEXT: "CS_BG_GET_CONTEXT", // blocks of the article -> service answer
     CS_BG_REPORT_STATE: "CS_BG_REPORT_STATE", // what the page did with the answer
+    CS_BG_FEEDBACK: "CS_BG_FEEDBACK", // the reader's report on a card -> POST /v1/feedback
+    CS_BG_FEEDBACK_UNDO: "CS_BG_FEEDBACK_UNDO", // the card's "Undo" -> DELETE /v1/feedback/<id>
     PU_BG_GET_TAB_STATE: "PU_BG_GET_TAB_STATE", // popup asks what happened in a tab
     PU_BG_RUN_NOW: "PU_BG_RUN_NOW", // toolbar click in "only when I click" mode, for a tab
     BG_CS_RUN_NOW: "BG_CS_RUN_NOW", // the worker passes that click on to the tab's content script

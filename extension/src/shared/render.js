@@ -53,6 +53,18 @@
     footer { margin-top: 8px; color: var(--muted); font-size: 12px; }
     footer p { margin: 0 0 4px; }
     button.site-off { font-size: 12px; color: var(--accent); text-decoration: underline; padding: 0; }
+    .feedback { margin: 6px 0 0; display: flex; gap: 8px; flex-wrap: wrap; }
+    .feedback button, .report-form button, button.undo { font-size: 12px; padding: 2px 8px;
+      border: 1px solid var(--line); color: var(--fg); }
+    .feedback button[aria-expanded="true"] { border-color: var(--accent); color: var(--accent); }
+    .report-form { margin: 6px 0 0; font-size: 12px; }
+    .report-form fieldset { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 6px; padding: 4px 8px; }
+    .report-form legend { padding: 0 4px; }
+    .report-form label { display: block; margin: 2px 0; }
+    .report-form .note { color: var(--muted); margin: 4px 0; }
+    .report-form .actions { display: flex; gap: 8px; }
+    .report-error { color: var(--accent); margin: 4px 0 0; }
+    .reported { margin: 0 0 6px; }
   `;
 
   /** The match score in words a reader understands; the number stays in the tooltip. */
@@ -220,6 +232,125 @@
 
   let serial = 0;
 
+  const VERDICT_WORDS = { "not-helpful": "Not helpful", "wrong-match": "Wrong match" };
+  const REASON_WORDS = [["wrong-person-or-place", "Wrong person or place"], ["outdated", "Outdated"],
+    ["off-topic", "Off topic"], ["other", "Other"]];
+
+  /**
+   * The card's "Not helpful" / "Wrong match" controls for one source: a button opens a short
+   * form (an optional reason, "include the sentence"), whose submit calls
+   * feedback.send(sentence, item, {verdict, reason, includeSentence}) -> Promise<{ok, error?}>.
+   * Once sent, the entry is replaced by a notice with "Undo" (feedback.undo(sentence, item)),
+   * which puts it back. Keyboard and screen reader: plain buttons, a fieldset with a legend,
+   * errors in a role=alert paragraph, focus kept inside the card.
+   */
+  function feedbackControls(doc, li, sentence, item, feedback, id) {
+    const row = el(doc, "div", "feedback");
+    const form = el(doc, "form", "report-form");
+    form.id = `${id}-report`;
+    form.hidden = true;
+    let verdict = null;
+    const legend = el(doc, "legend");
+    const fieldset = el(doc, "fieldset");
+    fieldset.appendChild(legend);
+    for (const [value, words] of REASON_WORDS) {
+      const input = doc.createElement("input");
+      input.type = "radio";
+      input.name = `${id}-reason`;
+      input.value = value;
+      fieldset.appendChild(el(doc, "label", "", [input, ` ${words}`]));
+    }
+    const include = doc.createElement("input");
+    include.type = "checkbox";
+    include.className = "include";
+    const note = el(doc, "p", "note", "Sent: this card's ids, the index build, a hash of the sentence and its "
+      + "vector (numbers, not its text), your choice, the time and a random id this browser renews every 30 days.");
+    const submit = el(doc, "button", "send", "Send report");
+    submit.type = "submit";
+    const cancel = el(doc, "button", "cancel", "Cancel");
+    cancel.type = "button";
+    const error = el(doc, "p", "report-error");
+    error.setAttribute("role", "alert");
+    form.append(fieldset, el(doc, "label", "", [include, " Include the sentence (its text is sent too)"]), note,
+      el(doc, "div", "actions", [submit, cancel]), error);
+
+    const buttons = Object.entries(VERDICT_WORDS).map(([value, words]) => {
+      const button = el(doc, "button", `report ${value}`, words);
+      button.type = "button";
+      button.setAttribute("aria-expanded", "false");
+      button.setAttribute("aria-controls", form.id);
+      button.addEventListener("click", () => {
+        const open = verdict !== value;
+        verdict = open ? value : null;
+        for (const other of buttons) other.setAttribute("aria-expanded", String(other === button && open));
+        legend.textContent = `${words}: why? (optional)`;
+        form.hidden = !open;
+        error.textContent = "";
+        if (open) fieldset.querySelector("input").focus();
+      });
+      row.appendChild(button);
+      return button;
+    });
+    cancel.addEventListener("click", () => {
+      verdict = null;
+      form.hidden = true;
+      for (const button of buttons) button.setAttribute("aria-expanded", "false");
+      buttons[0].focus();
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      if (!verdict) return;
+      const chosen = form.querySelector("input[type=radio]:checked");
+      submit.disabled = true;
+      error.textContent = "";
+      let result;
+      try {
+        result = await feedback.send(sentence, item, { verdict, reason: chosen ? chosen.value : null, includeSentence: include.checked });
+      } catch (_error) {
+        result = { ok: false, error: "the report could not be sent" };
+      }
+      submit.disabled = false;
+      if (!result || !result.ok) {
+        error.textContent = `Not sent: ${(result && result.error) || "no answer"}.`;
+        return;
+      }
+      reported(doc, li, sentence, item, feedback, VERDICT_WORDS[verdict]);
+    });
+    return [row, form];
+  }
+
+  /** Replace a reported entry by a notice with "Undo", which puts the entry back. */
+  function reported(doc, li, sentence, item, feedback, words) {
+    const entry = [...li.childNodes];
+    const notice = el(doc, "p", "reported", `Reported as “${words.toLowerCase()}”. This card is hidden on this page.`);
+    notice.setAttribute("role", "status");
+    const undo = el(doc, "button", "undo", "Undo");
+    undo.type = "button";
+    const error = el(doc, "p", "report-error");
+    error.setAttribute("role", "alert");
+    li.replaceChildren(notice, undo, error);
+    li.classList.add("reported-entry");
+    undo.addEventListener("click", async () => {
+      undo.disabled = true;
+      let result;
+      try {
+        result = await feedback.undo(sentence, item);
+      } catch (_error) {
+        result = { ok: false, error: "the report could not be withdrawn" };
+      }
+      undo.disabled = false;
+      if (!result || !result.ok) {
+        error.textContent = `Not withdrawn: ${(result && result.error) || "no answer"}.`;
+        return;
+      }
+      li.replaceChildren(...entry);
+      li.classList.remove("reported-entry");
+      const first = li.querySelector(".feedback button");
+      if (first) first.focus();
+    });
+    undo.focus();
+  }
+
   /**
    * Build the card for one sentence: a dialog listing its cards. Each states, in this order,
    * where it comes from (publisher, title, link), how old the evidence is next to the
@@ -229,10 +360,12 @@
    * @param {Document} doc
    * @param {{exact: string, cards: object[]}} sentence
    * @param {{onClose?: () => void, articleDate?: string, site?: string,
-   *   onSiteOff?: () => void, now?: Date}} options  site and onSiteOff: a button that turns
-   *   Aside off for this site (the extension's; the demo page has none)
+   *   onSiteOff?: () => void, feedback?: {send: Function, undo: Function}, now?: Date}} options
+   *   site and onSiteOff: a button that turns Aside off for this site; feedback: each source's
+   *   "Not helpful" / "Wrong match" controls (see feedbackControls), shown when the service
+   *   takes feedback (the sentence has its sentence_hash). The demo page has neither.
    */
-  function buildCard(doc, sentence, { onClose, articleDate, site, onSiteOff, now = new Date() } = {}) {
+  function buildCard(doc, sentence, { onClose, articleDate, site, onSiteOff, feedback, now = new Date() } = {}) {
     const id = `aside-card-${++serial}`;
     const card = el(doc, "div", "card");
     card.setAttribute("role", "dialog");
@@ -289,6 +422,9 @@
         li.appendChild(el(doc, "p", "also", ["Also in: ", ...others.flatMap((other, n) => (n ? ["; ", sourceLink(doc, other)] : [sourceLink(doc, other)]))]));
       }
       if (item.license) li.appendChild(el(doc, "p", "meta", ["Licence: ", isolated(item.license)]));
+      if (feedback && sentence.sentence_hash && item.doc_id && item.passage_hash) {
+        li.append(...feedbackControls(doc, li, sentence, item, feedback, `${id}-${list.children.length}`));
+      }
       list.appendChild(li);
     }
     card.appendChild(list);

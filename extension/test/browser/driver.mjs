@@ -343,6 +343,13 @@ function findNode(node, name) {
 
 const classesOf = (node) => (node.attrs.class || "").split(/\s+/).filter(Boolean);
 
+/** Every node under node (shadow trees included) with the given class, in tree order. */
+function findClassAll(node, className, found = []) {
+  if (node.type === 1 && classesOf(node).includes(className)) found.push(node);
+  for (const child of [...node.children, ...(node.shadow ? node.shadow.children : [])]) findClassAll(child, className, found);
+  return found;
+}
+
 /** The first node under node (shadow trees included) with the given class, or null. */
 function findClass(node, className) {
   if (node.type === 1 && classesOf(node).includes(className)) return node;
@@ -427,11 +434,11 @@ function wrapPage(page, readCard, box, cardAx) {
       }
     },
     card: async () => cardOf(await readCard(page)),
-    /** Click, with the driver's trusted pointer, the card's element with this class. */
-    async clickInCard(className) {
+    /** Click, with the driver's trusted pointer, the card's nth element with this class. */
+    async clickInCard(className, nth = 0) {
       const host = await readCard(page);
-      const node = host && findClass(host, className);
-      if (!node) throw new Error(`no .${className} in the card`);
+      const node = host && findClassAll(host, className)[nth];
+      if (!node) throw new Error(`no .${className} number ${nth} in the card`);
       const rect = await box(page, node.ref);
       await page.mouse.click(rect.x + Math.min(8, rect.width / 2), rect.y + rect.height / 2);
     },

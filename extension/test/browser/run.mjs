@@ -7,7 +7,7 @@
 //
 //   node test/browser/run.mjs --browser firefox --service http://127.0.0.1:8080 \
 //        --site http://127.0.0.1:8000 --artifacts ../test-artifacts [--only hover-opens-card]
-//        [--extension dist/firefox]
+//        [--extension dist/firefox] [--aside .venv/bin/aside --feedback-dir DIR]
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,6 +31,8 @@ async function main() {
       artifacts: { type: "string" },
       extension: { type: "string" },
       only: { type: "string", multiple: true },
+      aside: { type: "string" },
+      "feedback-dir": { type: "string" },
       list: { type: "boolean" },
     },
   });
@@ -68,7 +70,9 @@ async function main() {
       let page;
       try {
         page = await browser.newPage();
-        const detail = await scenario.run({ browser, page, site: values.site, service: values.service, artifacts });
+        // The operator's side (reports and blocks): the aside command and the service's feedback folder.
+        const operator = { aside: values.aside || null, feedbackDir: values["feedback-dir"] || null };
+        const detail = await scenario.run({ browser, page, site: values.site, service: values.service, artifacts, operator });
         emit({ scenario: scenario.id, browser: name, ok: true, detail: detail ?? null, ms: Date.now() - t0 });
       } catch (error) {
         failed += 1;

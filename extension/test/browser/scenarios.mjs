@@ -9,6 +9,7 @@
 // All scenarios of a run share one browser, so its session cache of answers: a scenario that
 // counts requests loads a page address no other scenario loads.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -98,6 +99,8 @@ async function openNews(page, site, query = "") {
 async function hover(page, text) {
   const point = await page.evaluate(pointOver, text);
   assert.ok(point, `no highlight starts with ${JSON.stringify(text)}`);
+  // From elsewhere: a pointer already resting there (a reload, a closed card) makes no move.
+  await page.mouse(1, 1);
   await page.mouse(point.x, point.y);
   return page.waitForCard({ open: true, timeout: 5_000 });
 }
@@ -394,6 +397,72 @@ const EXTRA_SCENARIOS = [
       }
       assert.deepEqual(page.errors, []);
       return { card, popup, realPopup: real };
+    },
+  },
+  {
+    id: "report-wrong-card-then-operator-blocks",
+    title: "a reader reports a card as wrong, it goes; the operator lists and blocks it; a fresh load shows the other cards only",
+    async run({ page, site, service, operator }) {
+      assert.ok(operator.aside && operator.feedbackDir,
+        "this scenario needs --aside and --feedback-dir (tests/browser/test_shared_scenarios.py passes them)");
+      const aside = (...args) => execFileSync(operator.aside, ["feedback", ...args, "--feedback-dir", operator.feedbackDir],
+        { encoding: "utf8", timeout: 60_000 });
+      const url = `${site}/news.html?feedback`;
+      await page.goto(url);
+      await waitForHighlights(page, 3);
+      const before = await hover(page, MEXICO);
+      const titles = before.links.map(([text]) => text);
+      assert.ok(titles.length >= 2, `the Mexico sentence has several cards: ${titles}`);
+      const reported = titles[1]; // the second card: the first stays for the other scenarios
+      // Another browser's run may have reported it already (a reader each): count from here.
+      const named = (entry) => entry.snapshot && [entry.snapshot.publisher, entry.snapshot.title]
+        .filter(Boolean).join(" — ") === reported;
+      let earlier = null;
+      try {
+        earlier = JSON.parse(aside("list", "--json")).find(named);
+      } catch (error) {
+        // No database yet: the first report makes it (aside says so and exits 1).
+        assert.match(String(error.stderr || error.message), /no feedback database/);
+      }
+      const count = (entry, field, key) => (entry ? entry[field][key] || 0 : 0);
+      // 1. The reader: "Wrong match" on the second card, reason "off topic", send.
+      await page.clickInCard("wrong-match", 1);
+      await page.press("ArrowDown");
+      await page.press("ArrowDown"); // wrong person or place -> outdated -> off topic
+      await page.clickInCard("send", 1);
+      const after = await until(async () => {
+        const card = await page.card();
+        return card && card.text.includes("Reported as “wrong match”") && card;
+      }, { timeout: 10_000, what: "the report acknowledged in the card" });
+      assert.ok(!after.links.some(([text]) => text === reported), "2. the reported card is gone from the dialog");
+      await page.press("Escape");
+      await page.waitForCard({ open: false, timeout: 3_000 });
+      const reopened = await hover(page, MEXICO);
+      assert.ok(!reopened.links.some(([text]) => text === reported), "and from the sentence, once closed");
+      assert.ok(reopened.links.some(([text]) => text === titles[0]), "the other cards stay");
+      // 3. The operator: the report is listed, without the page's text; block the card.
+      const listed = JSON.parse(aside("list", "--json"));
+      const card = listed.find(named);
+      assert.ok(card, `the reported card in aside feedback list: ${JSON.stringify(listed).slice(0, 400)}`);
+      assert.equal(card.verdicts["wrong-match"], count(earlier, "verdicts", "wrong-match") + 1, "one more reader");
+      assert.equal(card.reasons["off-topic"], count(earlier, "reasons", "off-topic") + 1);
+      const shown = aside("show", String(card.id));
+      assert.ok(!shown.includes("Mexico is the largest trading partner"), "no sentence text stored");
+      const blocked = aside("block", String(card.id), "--note", "browser test");
+      const blockId = /\(block (\d+)\)/.exec(blocked);
+      assert.ok(blockId, blocked);
+      try {
+        // 4. A fresh load: the blocked card is not there; the sentence keeps its other cards.
+        await page.goto(url);
+        await waitForHighlights(page, 3);
+        const fresh = await hover(page, MEXICO);
+        assert.ok(!fresh.links.some(([text]) => text === reported), `blocked: ${fresh.links.map(([t]) => t)}`);
+        assert.ok(fresh.links.some(([text]) => text === titles[0]), "the other cards stay");
+        assert.deepEqual(page.errors, []);
+        return { reported, cardId: card.id, block: Number(blockId[1]), before: titles.length, after: fresh.links.length };
+      } finally {
+        aside("unblock", blockId[1]);
+      }
     },
   },
 ];
