@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
 
-# How long a reader's extension waits before sending a report the database refused again.
+# The Retry-After of a 503 for a report the database refused: when a client may try again (the
+# extension does not retry by itself; it tells the reader the report was not sent).
 FEEDBACK_RETRY_SECONDS = 60
 
 

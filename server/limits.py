@@ -42,8 +42,10 @@ _FEEDBACK = "/v1/feedback"
 
 
 def _is_feedback() -> bool:
-    """A report (``/v1/feedback``) or a withdrawal of one (``/v1/feedback/<id>``)."""
-    return request.path == _FEEDBACK or request.path.startswith(_FEEDBACK + "/")
+    """A report (``POST /v1/feedback``). A withdrawal (``DELETE /v1/feedback/<id>``, the card's
+    Undo) counts with the other API requests instead: a reader who just hit the report limit
+    can still take their last report back."""
+    return request.path == _FEEDBACK
 
 
 def _not_api() -> bool:

@@ -173,20 +173,20 @@ SETTINGS: tuple[Setting, ...] = index_settings.SETTINGS + (
         "answers 404 `feedback_disabled`).",
     ),
     Setting(
-        name="FEEDBACK_RETENTION_DAYS", default=180, kind=int, minimum=1,
+        name="FEEDBACK_RETENTION_DAYS", default=180, kind=int, minimum=1, maximum=36500,
         help="Days a reader's report is kept; older ones are deleted by the service (at most "
         "once a day per worker, when it stores a report) and by `aside feedback prune`. Blocks "
         "are kept until removed.",
     ),
     Setting(
         name="FEEDBACK_RATE_LIMIT_PER_ADDRESS", default="10/minute;60/hour",
-        help="Reports and withdrawals (POST and DELETE /v1/feedback) per client address "
+        help="Reader reports (POST /v1/feedback) per client address "
         "(flask-limiter syntax, `;` between limits; empty: none), counted apart from the other "
         "/v1/ requests. Over it: 429 with Retry-After.",
     ),
     Setting(
         name="FEEDBACK_RATE_LIMIT_PER_KEY", default="1200/hour",
-        help="Reports and withdrawals per API key, when keys are configured (empty: none), "
+        help="Reader reports per API key, when keys are configured (empty: none), "
         "counted apart from RATE_LIMIT_PER_KEY. A key is often shared by every reader of a "
         "newsroom, so it allows far more than one address.",
     ),

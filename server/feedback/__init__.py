@@ -19,7 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,8 @@ from numpy.typing import NDArray
 __all__ = ["DB_FILE", "REASONS", "VERDICTS", "connect", "decode_vector", "encode_vector",
            "from_codes", "sentence_hash", "to_codes"]
 
+logger = logging.getLogger(__name__)
+
 DB_FILE = "feedback.sqlite3"
 # What a reader says of a card, and why (optional).
 VERDICTS = ("not-helpful", "wrong-match")
@@ -35,7 +40,7 @@ REASONS = ("wrong-person-or-place", "outdated", "off-topic", "other")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS reports (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: an id names one report
     received      TEXT NOT NULL,      -- UTC ISO 8601, the service's clock
     reported      TEXT,               -- the reader's clock, as sent
     verdict       TEXT NOT NULL CHECK (verdict IN {VERDICTS!r}),
@@ -57,7 +62,7 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_card ON reports (doc_id, passage_hash);
 CREATE INDEX IF NOT EXISTS reports_received ON reports (received);
 CREATE TABLE IF NOT EXISTS blocks (
-    id            INTEGER PRIMARY KEY,
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused
     created       TEXT NOT NULL,      -- UTC ISO 8601
     doc_id        TEXT NOT NULL,
     passage_hash  TEXT NOT NULL,
@@ -80,6 +85,7 @@ def connect(directory: Path, *, create: bool = True) -> sqlite3.Connection:
     path = directory / DB_FILE
     if create:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private(directory, path)
     elif not path.is_file():
         raise FileNotFoundError(f"no feedback database at {path}")
     db = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
@@ -91,6 +97,24 @@ def connect(directory: Path, *, create: bool = True) -> sqlite3.Connection:
     if create:
         db.executescript(_SCHEMA)
     return db
+
+
+def _private(directory: Path, path: Path) -> None:
+    """Reports are for the operator only: the directory 0700 and the database 0600 (SQLite gives
+    its log files the database's mode). A directory made by someone else with wider access is
+    narrowed, with a warning; one we may not change is left, with a warning."""
+    try:
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            os.chmod(directory, mode & 0o700)
+            logger.warning("made the feedback directory %s private (mode %o was %o): reports "
+                           "are for the operator only", directory, mode & 0o700, mode)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        elif stat.S_IMODE(path.stat().st_mode) & 0o077:
+            os.chmod(path, 0o600)
+    except PermissionError as exc:
+        logger.warning("cannot make the feedback directory %s private: %s", directory, exc)
 
 
 def sentence_hash(text: str) -> str:

@@ -23,6 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +32,13 @@ from typing import Any
 from index.records import passage_hash
 from index.store import Store, StoreError
 from server.errors import BadRequest
-from server.feedback import REASONS, VERDICTS, connect, decode_vector
+from server.feedback import REASONS, VERDICTS, connect, decode_vector, sentence_hash
 from server.pipeline.snippet import title as shown_title
 
 __all__ = ["FIELDS", "WITHDRAW_WINDOW", "Added", "CardReports", "NewReport", "Reports", "Snapshot",
            "StoredReport", "TooLate", "WriteFailed", "add_report", "card_of", "cards", "export_lines",
-           "parse_report", "parse_withdrawal", "prune", "snapshot", "utc_stamp", "withdraw_report"]
+           "forget_deleted", "parse_report", "parse_withdrawal", "prune", "snapshot", "utc_stamp",
+           "withdraw_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # name: (required, longest, pattern); every string, and nothing else, is accepted.
 FIELDS: dict[str, tuple[bool, int, re.Pattern[str] | None]] = {
     "verdict": (True, 20, None), "reason": (False, 40, None),
-    "passage_id": (True, 64, None), "doc_id": (True, 500, None),
-    "passage_hash": (True, 32, _HEX32), "build": (True, 64, None),
+    "passage_id": (True, 64, None), "doc_id": (True, 2048, None),
+    "passage_hash": (True, 32, _HEX32), "build": (True, 128, None),
     "sentence_hash": (True, 64, _HEX64), "install": (True, 64, _INSTALL),
     "reported": (False, 40, _ISO_TIME), "vector": (False, 8192, None),
     "sentence": (False, MAX_SENTENCE_CHARS, None),
@@ -177,6 +179,8 @@ def parse_report(body: Any, *, dim: int) -> NewReport:
             datetime.fromisoformat(values["reported"].replace("Z", "+00:00"))
         except ValueError as exc:
             raise BadRequest("'reported' is not an ISO 8601 time") from exc
+    if "sentence" in values and sentence_hash(values["sentence"]) != values["sentence_hash"]:
+        raise BadRequest("'sentence' is not the sentence 'sentence_hash' names (SHA-256 of its UTF-8 text)")
     if "vector" in values:
         try:
             decode_vector(values["vector"], dim)
@@ -234,34 +238,42 @@ def _failure(exc: Exception) -> bool:
     return isinstance(exc, sqlite3.OperationalError | OSError) or type(exc) is sqlite3.DatabaseError
 
 
-def add_report(db: sqlite3.Connection, report: NewReport, found: Snapshot, *,
-               now: datetime | None = None) -> Added:
-    """Store a report in one transaction, or find the same reader's report on the same card and
-    sentence. Raises WriteFailed when the database cannot take the write."""
-    values = {**asdict(report), **asdict(found), "received": utc_stamp(now or datetime.now(UTC))}
-    columns = [c for c in _COLUMNS if c != "id"]
+@contextmanager
+def _writing(db: sqlite3.Connection, what: str) -> Iterator[None]:
+    """One write transaction (BEGIN IMMEDIATE ... COMMIT), rolled back on any error; the
+    database or its disk refusing it raises WriteFailed naming ``what`` was refused."""
     try:
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                f"INSERT INTO reports ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                "ON CONFLICT (install, doc_id, passage_hash, sentence_hash) DO NOTHING "
-                "RETURNING id, received", [values[c] for c in columns]).fetchone()
-            duplicate = row is None
-            if duplicate:
-                row = db.execute(
-                    "SELECT id, received FROM reports WHERE install = ? AND doc_id = ? "
-                    "AND passage_hash = ? AND sentence_hash = ?",
-                    (report.install, report.doc_id, report.passage_hash, report.sentence_hash),
-                ).fetchone()
+            yield
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
     except Exception as exc:
         if _failure(exc):
-            raise WriteFailed(f"the feedback database refused the report: {exc}") from exc
+            raise WriteFailed(f"the feedback database refused {what}: {exc}") from exc
         raise
+
+
+def add_report(db: sqlite3.Connection, report: NewReport, found: Snapshot, *,
+               now: datetime | None = None) -> Added:
+    """Store a report in one transaction, or find the same reader's report on the same card and
+    sentence. Raises WriteFailed when the database cannot take the write."""
+    values = {**asdict(report), **asdict(found), "received": utc_stamp(now or datetime.now(UTC))}
+    columns = [c for c in _COLUMNS if c != "id"]
+    with _writing(db, "the report"):
+        row = db.execute(
+            f"INSERT INTO reports ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            "ON CONFLICT (install, doc_id, passage_hash, sentence_hash) DO NOTHING "
+            "RETURNING id, received", [values[c] for c in columns]).fetchone()
+        duplicate = row is None
+        if duplicate:
+            row = db.execute(
+                "SELECT id, received FROM reports WHERE install = ? AND doc_id = ? "
+                "AND passage_hash = ? AND sentence_hash = ?",
+                (report.install, report.doc_id, report.passage_hash, report.sentence_hash),
+            ).fetchone()
     return Added(int(row[0]), str(row[1]), duplicate)
 
 
@@ -277,20 +289,10 @@ def withdraw_report(db: sqlite3.Connection, report_id: int, install: str, *,
     if not 1 <= report_id <= _MAX_ID:
         return None
     cutoff = utc_stamp((now or datetime.now(UTC)) - WITHDRAW_WINDOW)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            found = _rows(db, "WHERE id = ? AND install = ?", (report_id, install))
-            if found and found[0].received >= cutoff:
-                db.execute("DELETE FROM reports WHERE id = ?", (report_id,))
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            raise
-    except Exception as exc:
-        if _failure(exc):
-            raise WriteFailed(f"the feedback database refused a withdrawal: {exc}") from exc
-        raise
+    with _writing(db, "a withdrawal"):
+        found = _rows(db, "WHERE id = ? AND install = ?", (report_id, install))
+        if found and found[0].received >= cutoff:
+            db.execute("DELETE FROM reports WHERE id = ?", (report_id,))
     if not found:
         return None
     if found[0].received < cutoff:
@@ -306,11 +308,29 @@ def prune(db: sqlite3.Connection, older_than_days: float, *, now: datetime | Non
     """
     cutoff = utc_stamp((now or datetime.now(UTC)) - timedelta(days=older_than_days))
     try:
-        return db.execute("DELETE FROM reports WHERE received < ?", (cutoff,)).rowcount
+        removed: int = db.execute("DELETE FROM reports WHERE received < ?", (cutoff,)).rowcount
     except Exception as exc:
         if _failure(exc):
             raise WriteFailed(f"the feedback database refused to prune: {exc}") from exc
         raise
+    if removed:
+        forget_deleted(db)
+    return removed
+
+
+def forget_deleted(db: sqlite3.Connection) -> None:
+    """Make deleted reports unreadable on disk now: ``secure_delete`` zeroes their pages in the
+    database, but the write-ahead log keeps the old copies until a checkpoint overwrites it;
+    this checkpoints and truncates the log. Best effort: a reader in the middle of a read keeps
+    the log until it ends (logged; the next checkpoint finishes the job)."""
+    try:
+        busy, _, _ = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except sqlite3.Error as exc:
+        logger.warning("could not checkpoint the feedback database after a deletion: %s", exc)
+        return
+    if busy:
+        logger.warning("the feedback database's log is still in use; deleted reports leave it "
+                       "at the next checkpoint")
 
 
 def _rows(db: sqlite3.Connection, where: str, args: tuple[Any, ...], *, limit: int = -1
@@ -372,6 +392,10 @@ def export_lines(db: sqlite3.Connection) -> Iterator[str]:
         last = batch[-1].id
 
 
+# How long a report waits for the database (this process's turn, then SQLite's lock), in seconds.
+_WAIT_SECONDS = 1.0
+
+
 class Reports:
     """The service's handle on the feedback database: opened at the first report (made then, in
     ``directory``), one connection per process shared by its threads, and reports past
@@ -390,7 +414,7 @@ class Reports:
 
         Raises WriteFailed when the database cannot be opened or cannot take the report.
         """
-        with self._lock:
+        with self._held():
             db = self._open()
             try:
                 added = add_report(db, report, found)
@@ -414,19 +438,37 @@ class Reports:
         Raises TooLate as it does, and WriteFailed when the database cannot be opened or
         cannot take the withdrawal.
         """
-        with self._lock:
+        with self._held():
             db = self._open()
             try:
-                return withdraw_report(db, report_id, install)
+                withdrawn = withdraw_report(db, report_id, install)
             except WriteFailed:
                 self._close()
                 raise
+            if withdrawn is not None:
+                forget_deleted(db)
+            return withdrawn
+
+    @contextmanager
+    def _held(self) -> Iterator[None]:
+        """This process's turn at the database, or WriteFailed after ``_WAIT_SECONDS``: a report
+        waiting on a locked database must not hold the worker's threads, which also answer
+        articles."""
+        if not self._lock.acquire(timeout=_WAIT_SECONDS):
+            raise WriteFailed("the feedback database is busy with other reports")
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _open(self) -> sqlite3.Connection:
         """This process's connection (call with the lock held); WriteFailed when it cannot open."""
         if self._db is None or self._pid != os.getpid():  # a forked worker opens its own
             try:
                 self._db, self._pid = connect(self.directory), os.getpid()
+                # Fail fast on a database another process holds (an operator's open shell):
+                # the reader gets a 503 in a second rather than a thread tied up for ten.
+                self._db.execute(f"PRAGMA busy_timeout = {int(_WAIT_SECONDS * 1000)}")
             except (sqlite3.Error, OSError) as exc:
                 raise WriteFailed(f"cannot open the feedback database in {self.directory}: "
                                   f"{exc}") from exc

@@ -82,6 +82,9 @@ def shared_runs(service: tuple[str, Any], site: str) -> Callable[[str], dict[str
         except subprocess.TimeoutExpired as timeout:
             stdout = timeout.stdout.decode() if isinstance(timeout.stdout, bytes) else (timeout.stdout or "")
             stderr = f"the {browser} run took over {RUN_TIMEOUT_S} s"
+        # Each scenario's result line (with its detail: counts, screenshots), kept for the record.
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / f"scenarios-{browser}.jsonl").write_text(stdout, encoding="utf-8")
         results: dict[str, Any] = {"_stderr": stderr[-4000:]}
         for line in stdout.splitlines():
             try:

@@ -45,9 +45,11 @@ def _card(client, **kw):
 
 
 def _report(card, build, **fields):
+    """A report on card; a ``sentence`` given is the one hashed (the service checks)."""
+    hashed = fields.get("sentence") if isinstance(fields.get("sentence"), str) else SENTENCE
     return {"verdict": "wrong-match", "reason": "wrong-person-or-place", "passage_id": card["id"],
             "doc_id": card["doc_id"], "passage_hash": card["passage_hash"], "build": build,
-            "sentence_hash": sentence_hash(SENTENCE), "install": "install-aaaa",
+            "sentence_hash": sentence_hash(hashed), "install": "install-aaaa",
             "reported": "2025-03-01T12:00:00.000Z", **fields}
 
 
@@ -151,7 +153,8 @@ def _bad(card, build):
         ("sentence too long", {**report, "sentence": "x" * 1001}),
         ("sentence not text", {**report, "sentence": 7}),
         ("doc id empty", {**report, "doc_id": ""}),
-        ("doc id too long", {**report, "doc_id": "d" * 501}),
+        ("doc id too long", {**report, "doc_id": "d" * 2049}),
+        ("sentence not the hashed one", {**report, "sentence": "I never wrote this."}),
         ("lone surrogate", {**report, "sentence": "caf\ud83c"}),
     ]
 
@@ -430,16 +433,19 @@ def test_with_keys_configured_a_withdrawal_needs_a_valid_key(tiny_store, feedbac
     assert _withdraw(client, report_id, headers={"X-API-Key": KEY}).status_code == 200
 
 
-def test_withdrawals_count_against_the_feedback_rate_limit_not_the_reading_one(tiny_store, feedback_dir):
-    client = _app(tiny_store, feedback_dir, RATE_LIMIT_PER_ADDRESS="2/minute",
-                  FEEDBACK_RATE_LIMIT_PER_ADDRESS="2/minute").test_client()
-    card, build = _card(client)  # one context call of two
+def test_a_reader_at_the_report_limit_can_still_undo_withdrawals_count_as_other_requests(
+        tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir, RATE_LIMIT_PER_ADDRESS="3/minute",
+                  FEEDBACK_RATE_LIMIT_PER_ADDRESS="1/minute").test_client()
+    card, build = _card(client)  # one general request of three
     report_id = _send(client, _report(card, build)).get_json()["id"]
-    assert _withdraw(client, report_id).status_code == 200
+    assert_error(_send(client, _report(card, build, install="install-bbbb")), 429, "too_many_requests")
+    assert _withdraw(client, report_id).status_code == 200, "the report limit does not stop an Undo"
+    # The withdrawal was the second general request: one article left, then 429.
+    assert [post(client, {"blocks": ARTICLE}).status_code for _ in range(2)] == [200, 429]
     limited = _withdraw(client, report_id)
     assert_error(limited, 429, "too_many_requests")
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
-    assert [post(client, {"blocks": ARTICLE}).status_code for _ in range(2)] == [200, 429]
 
 
 def test_a_withdrawal_the_database_refuses_answers_503_and_keeps_the_report(

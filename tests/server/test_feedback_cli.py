@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import re
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +54,8 @@ def reported(tiny_store, tmp_path):
     return directory, card, ids, client
 
 
-def _run(runner, *args):
-    return runner.invoke(main, ["feedback", *args], catch_exceptions=False)
+def _run(runner, *args, **kw):
+    return runner.invoke(main, ["feedback", *args], catch_exceptions=False, **kw)
 
 
 def test_every_command_says_when_there_is_no_database(runner, tmp_path):
@@ -170,3 +174,106 @@ def test_prune_deletes_old_reports_and_keeps_blocks(runner, reported):
             .splitlines()]
     assert [r["id"] for r in rows] == ids[1:3]
     assert "block 1 (" in _run(runner, "blocks", "--feedback-dir", str(directory)).output
+
+
+# A reader's text that would clear the screen, retitle the window, forge a line and reverse
+# what follows it, were it printed as it is.
+HOSTILE_DOC = "\x1b[2J\x1b]0;pwned\x07evil\x00\n#1  9 readers\u202eexe.txt\u2028"
+HOSTILE_SENTENCE = "Quoted\x1b[31m red\r\nforged line\x9b\u2066."
+_RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")  # not \n
+
+
+def test_list_show_and_blocks_print_reader_text_with_its_controls_made_visible(runner, reported):
+    directory, _, _, client = reported
+    card = {"id": "2", "doc_id": HOSTILE_DOC, "passage_hash": "cd" * 16}
+    body = _report(card, "build\x1b[8m", "install-0004", HOSTILE_SENTENCE, vector=False,
+                   send_sentence=True)
+    report_id = client.post("/v1/feedback", json=body).get_json()["id"]
+    _run(runner, "block", str(report_id), "--note", "spam\x1b[1A\rreally", "--feedback-dir", str(directory))
+    shown_doc = "\\x1b[2J\\x1b]0;pwned\\x07evil\\x00\\n#1  9 readers\\u202eexe.txt\\u2028"
+    # color=True: CliRunner otherwise strips ANSI sequences itself, as click does off a terminal.
+    listed = _run(runner, "list", "--feedback-dir", str(directory), color=True).output
+    shown = _run(runner, "show", str(report_id), "--feedback-dir", str(directory), color=True).output
+    blocks = _run(runner, "blocks", "--feedback-dir", str(directory), color=True).output
+    for output in (listed, shown, blocks):
+        assert not _RAW.search(output) and shown_doc in output
+    assert '"Quoted\\x1b[31m red\\r\\nforged line\\x9b\\u2066."' in shown
+    assert "build build\\x1b[8m;" in shown and "spam\\x1b[1A\\rreally" in blocks
+    assert len(listed.splitlines()) == 9, "three lines a card, none forged"
+    as_json = json.loads(_run(runner, "show", str(report_id), "--json", "--feedback-dir",
+                              str(directory)).output)
+    assert as_json["doc_id"] == HOSTILE_DOC and as_json["reports"][0]["sentence"] == HOSTILE_SENTENCE
+
+
+def test_ids_and_counts_sqlite_cannot_hold_are_usage_errors(runner, reported):
+    directory = str(reported[0])
+    for args in (["show", str(2**63)], ["block", "99999999999999999999"],
+                 ["unblock", "99999999999999999999"], ["list", "--limit", str(2**64)]):
+        result = _run(runner, *args, "--feedback-dir", directory)
+        assert result.exit_code == 2 and "is not in the range 1<=x<=9223372036854775807" in result.output
+    largest = _run(runner, "show", str(2**63 - 1), "--feedback-dir", directory)
+    assert largest.exit_code == 1 and f"no report {2**63 - 1}" in largest.output
+    unblocked = _run(runner, "unblock", str(2**63 - 1), "--feedback-dir", directory)
+    assert unblocked.exit_code == 1 and "no block" in unblocked.output
+
+
+def test_block_refuses_a_radius_that_is_not_a_number(runner, reported):
+    directory, _, ids, _ = reported
+    for radius in ("nan", "NaN", "inf"):
+        result = _run(runner, "block", str(ids[0]), "--like-sentence", "--radius", radius,
+                      "--feedback-dir", str(directory))
+        assert result.exit_code == 2 and "Invalid value for '--radius'" in result.output, radius
+    assert _run(runner, "blocks", "--feedback-dir", str(directory)).output == "No blocks.\n"
+
+
+def test_prune_refuses_a_cutoff_before_any_report_could_be(runner, reported):
+    directory = str(reported[0])
+    for days in ("800000", "99999999999999999999", "400000"):  # 400000: a three-digit year
+        result = _run(runner, "prune", "--older-than", days, "--feedback-dir", directory)
+        assert result.exit_code == 2 and "--older-than" in result.output, days
+    assert len(_run(runner, "export", "--feedback-dir", directory).output.splitlines()) == 4
+
+
+def test_export_says_when_it_cannot_write_its_file(runner, reported, tmp_path):
+    directory = str(reported[0])
+    places = [tmp_path / "missing" / "x.jsonl"]
+    if Path("/proc/self").is_dir():  # Linux: a file system that takes no new files
+        places.append(Path("/proc/nope"))
+    for out in places:
+        result = _run(runner, "export", "--out", str(out), "--feedback-dir", directory)
+        assert result.exit_code == 1, out
+        assert f"cannot write the export to {out}: " in result.output and not out.exists()
+
+
+def test_export_refuses_to_write_over_the_feedback_database(runner, reported, tmp_path):
+    directory = reported[0]
+    (tmp_path / "link.jsonl").symlink_to(directory / "feedback.sqlite3")
+    before = _run(runner, "export", "--feedback-dir", str(directory)).output
+    for out in (directory / "feedback.sqlite3", directory / "feedback.sqlite3-wal",
+                directory / "feedback.sqlite3-shm", directory / ".." / "feedback" / "feedback.sqlite3",
+                tmp_path / "link.jsonl"):
+        result = _run(runner, "export", "--out", str(out), "--feedback-dir", str(directory))
+        assert result.exit_code == 2 and "that is the feedback database" in result.output, out
+    assert _run(runner, "export", "--feedback-dir", str(directory)).output == before
+    assert len(before.splitlines()) == 4
+
+
+def test_a_failed_export_leaves_the_file_as_it_was(runner, reported, tmp_path, monkeypatch):
+    directory = str(reported[0])
+    out = tmp_path / "reports.jsonl"
+    out.write_text("the last export\n", encoding="utf-8")
+
+    def failing(db):
+        yield '{"id": 1}'
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr("server.feedback.cli.export_lines", failing)
+    result = _run(runner, "export", "--out", str(out), "--feedback-dir", directory)
+    assert result.exit_code == 1 and "disk I/O error" in result.output
+    assert out.read_text(encoding="utf-8") == "the last export\n"
+    assert sorted(os.listdir(tmp_path)) == ["feedback", "reports.jsonl"], "no partial file left"
+    monkeypatch.undo()
+    done = _run(runner, "export", "--out", str(out), "--feedback-dir", directory)
+    assert done.exit_code == 0 and len(out.read_text(encoding="utf-8").splitlines()) == 4
+    if Path("/dev/null").exists():  # a device is written, not replaced
+        assert _run(runner, "export", "--out", "/dev/null", "--feedback-dir", directory).exit_code == 0

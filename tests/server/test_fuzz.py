@@ -142,11 +142,12 @@ def test_text_that_is_not_valid_unicode_gets_a_described_answer(tiny_store):
 
 
 def _report(**fields):
-    from server.feedback import encode_vector
+    from server.feedback import encode_vector, sentence_hash
 
     vector = Utf8Embedder().encode(["The bridge opened in 1937."])[0]
+    hashed = sentence_hash(fields["sentence"]) if isinstance(fields.get("sentence"), str) else "f" * 64
     return {"verdict": "wrong-match", "reason": None, "passage_id": "7", "doc_id": "factbook:us",
-            "passage_hash": "0" * 32, "build": "b1", "sentence_hash": "f" * 64,
+            "passage_hash": "0" * 32, "build": "b1", "sentence_hash": hashed,
             "install": "install-0001", "reported": "2025-03-01T12:00:00Z",
             "vector": encode_vector(vector), **fields}
 
