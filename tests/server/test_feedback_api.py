@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -551,3 +552,50 @@ def test_a_killed_service_loses_no_acknowledged_report(tiny_store, feedback_dir,
     stored = {r["id"]: r["install"] for r in _rows(feedback_dir, "id, install")}
     lost = {i: who for i, who in acknowledged.items() if stored.get(i) != who}
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged reports are missing"
+
+
+def test_ids_are_never_reused_so_an_operator_never_blocks_a_card_they_did_not_see(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    first = _send(client, _report(card, build, install="install-1111")).get_json()["id"]
+    second = _send(client, _report(card, build, install="install-2222")).get_json()["id"]
+    assert _withdraw(client, second, install="install-2222").status_code == 200
+    third = _send(client, _report(card, build, install="install-3333")).get_json()["id"]
+    assert (first, second, third) == (1, 2, 3), "the withdrawn report's id is not given again"
+
+
+def test_a_withdrawn_sentence_leaves_the_database_files(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    secret = "Okapi sentence that must not stay on disk after its withdrawal."
+    report_id = _send(client, _report(card, build, sentence=secret)).get_json()["id"]
+    assert _withdraw(client, report_id).status_code == 200
+    for path in feedback_dir.iterdir():
+        assert secret.encode() not in path.read_bytes(), f"{path.name} still holds the sentence"
+
+
+def test_a_feedback_directory_made_by_someone_else_is_made_private(tiny_store, tmp_path):
+    shared = tmp_path / "feedback"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    client = _app(tiny_store, shared).test_client()
+    card, build = _card(client)
+    assert _send(client, _report(card, build)).status_code == 201
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o700
+    assert stat.S_IMODE((shared / DB_FILE).stat().st_mode) == 0o600
+
+
+def test_a_database_another_process_holds_gets_503_not_a_stalled_worker(tiny_store, feedback_dir):
+    client = _app(tiny_store, feedback_dir).test_client()
+    card, build = _card(client)
+    assert _send(client, _report(card, build)).status_code == 201
+    holder = sqlite3.connect(feedback_dir / DB_FILE, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # an operator's shell in the middle of a write
+    try:
+        response = _send(client, _report(card, build, install="install-bbbb"))
+        assert_error(response, 503, "feedback_unavailable")
+        assert post(client, {"blocks": ARTICLE}).status_code == 200, "articles are still answered"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _send(client, _report(card, build, install="install-bbbb")).status_code == 201
