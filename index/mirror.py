@@ -24,15 +24,18 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TextIO, TypeVar
 from urllib.parse import urlsplit
 
 from index.fetch import Fetched, Fetcher, FetchError
 
-__all__ = ["Copy", "Mirror", "write_json"]
+__all__ = ["Copy", "Mirror", "write_atomically", "write_json"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +59,24 @@ class Copy:
 
 def write_json(path: Path, value: object) -> None:
     """Write ``value`` as JSON to ``path`` whole or not at all (a temporary file, synced, renamed)."""
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    write_atomically(path, lambda out: json.dump(value, out, indent=1, sort_keys=True))
+
+
+def write_atomically(path: Path, fill: Callable[[TextIO], T]) -> T:
+    """Write a text file whole or not at all: ``fill`` writes a temporary file beside ``path``
+    (mode 0600, as ``mkstemp`` makes it), which is synced and renamed over ``path``; on any
+    error it is removed and ``path`` is as it was. Returns what ``fill`` returns."""
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(value, out, indent=1, sort_keys=True)
+            result = fill(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+    return result
 
 
 def _place(url: str) -> str:

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import sqlite3
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from typing import Any
 import click
 import numpy as np
 
+from index.mirror import write_atomically
 from index.settings import option_from
 from server import settings
 from server.feedback import DB_FILE, connect, from_codes
@@ -344,17 +344,7 @@ def _write_file(target: Path, lines: Iterable[str]) -> int:
     if target.exists() and not target.is_file():
         with target.open("w", encoding="utf-8") as sink:
             return _write(sink.write, lines)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with open(handle, "w", encoding="utf-8") as sink:
-            count = _write(sink.write, lines)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return count
+    return write_atomically(target, lambda sink: _write(sink.write, lines))
 
 
 @feedback_group.command("prune")
