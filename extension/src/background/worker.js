@@ -53,10 +53,9 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
   }
 
   async function getContext(page, tabId, url) {
-    const settings = await Settings.load();
-    if (!Settings.allowedOn(settings, url)) return { ok: false, error: "Aside is off for this site" };
-    const service = Settings.checkServiceUrl(settings.serviceUrl);
-    if (!service.ok) return { ok: false, error: service.error };
+    const service = await serviceFor(url);
+    if (!service.ok) return service;
+    const { settings } = service;
     const key = `${url}#${page.hash}`;
     const hit = await cached(key);
     if (hit) {
@@ -66,14 +65,8 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     // What leaves the browser, as the popup shows it: the title, the language and the blocks'
     // text (api.js sends exactly these, with the block ids).
     const request = { at: Date.now(), url, title: page.title || "", lang: page.lang || "", texts: page.blocks.map((b) => b.text) };
-    await updateTab(tabId, (state) => ({
-      status: "asking",
-      sent: [request, ...(state.sent || [])].slice(0, SENT_HISTORY),
-      service: settings.serviceUrl,
-    }));
-    await Settings.serial(() => ApiKey.migrate(settings.serviceUrl));
-    const apiKey = await ApiKey.forService(settings.serviceUrl);
-    const result = await Api.fetchContext({ ...settings, apiKey }, page);
+    await recordSent(tabId, request, { status: "asking", service: settings.serviceUrl });
+    const result = await Api.fetchContext(await withKey(settings), page);
     if (result.ok) {
       await remember(key, result.answer);
       // The popup shows the answer's notices (e.g. a language the service cannot read).
@@ -140,18 +133,24 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     });
   }
 
-  /** What left the browser, for the popup's list (newest first). */
-  function recordSent(tabId, entry) {
-    return updateTab(tabId, (state) => ({ sent: [entry, ...(state.sent || [])].slice(0, SENT_HISTORY) }));
+  /** What left the browser, for the popup's list (newest first), with other state changes. */
+  function recordSent(tabId, entry, change = {}) {
+    return updateTab(tabId, (state) => ({ ...change, sent: [entry, ...(state.sent || [])].slice(0, SENT_HISTORY) }));
   }
 
+  /** The settings to call the service with for a page: {ok: true, settings} or {ok: false, error}. */
   async function serviceFor(url) {
     const settings = await Settings.load();
     if (!Settings.allowedOn(settings, url)) return { ok: false, error: "Aside is off for this site" };
     const service = Settings.checkServiceUrl(settings.serviceUrl);
-    if (!service.ok) return service;
-    const apiKey = await ApiKey.forService(settings.serviceUrl);
-    return { ok: true, settings: { ...settings, apiKey } };
+    if (!service.ok) return { ok: false, error: service.error };
+    return { ok: true, settings };
+  }
+
+  /** The settings with this service's API key (a key synced by an older version moved first). */
+  async function withKey(settings) {
+    await Settings.serial(() => ApiKey.migrate(settings.serviceUrl));
+    return { ...settings, apiKey: await ApiKey.forService(settings.serviceUrl) };
   }
 
   /** The reader's report on a card: sent, recorded for the popup; {ok, id, install} or {ok: false, error}. */
@@ -162,7 +161,7 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
     const body = reportBody(report, install);
     if (!body) return { ok: false, error: "the report is malformed" };
     await recordSent(tabId, { at: Date.now(), kind: "report", url, body });
-    const result = await Api.sendReport(service.settings, body);
+    const result = await Api.sendReport(await withKey(service.settings), body);
     if (!result.ok) return result;
     await forgetAnswers();
     return { ok: true, id: result.json.id, duplicate: Boolean(result.json.duplicate), install };
@@ -176,7 +175,7 @@ if (typeof importScripts === "function" && !self.AsideMessages) {
       return { ok: false, error: "no such report" };
     }
     await recordSent(tabId, { at: Date.now(), kind: "withdrawal", url, body: { id: message.id, install: message.install } });
-    const result = await Api.withdrawReport(service.settings, message.id, message.install);
+    const result = await Api.withdrawReport(await withKey(service.settings), message.id, message.install);
     return result.ok ? { ok: true } : result;
   }
 

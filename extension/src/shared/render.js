@@ -301,22 +301,32 @@
       event.preventDefault();
       if (!verdict) return;
       const chosen = form.querySelector("input[type=radio]:checked");
-      submit.disabled = true;
-      error.textContent = "";
-      let result;
-      try {
-        result = await feedback.send(sentence, item, { verdict, reason: chosen ? chosen.value : null, includeSentence: include.checked });
-      } catch (_error) {
-        result = { ok: false, error: "the report could not be sent" };
+      const choice = { verdict, reason: chosen ? chosen.value : null, includeSentence: include.checked };
+      if (await attempt(submit, error, "Not sent", "the report could not be sent",
+        () => feedback.send(sentence, item, choice))) {
+        reported(doc, li, sentence, item, feedback, VERDICT_WORDS[verdict]);
       }
-      submit.disabled = false;
-      if (!result || !result.ok) {
-        error.textContent = `Not sent: ${(result && result.error) || "no answer"}.`;
-        return;
-      }
-      reported(doc, li, sentence, item, feedback, VERDICT_WORDS[verdict]);
     });
     return [row, form];
+  }
+
+  /**
+   * Run call() (a report or its withdrawal) with button disabled; true when it succeeded, else
+   * the error paragraph says "<failed>: <why>." (fallback: why it threw).
+   */
+  async function attempt(button, error, failed, fallback, call) {
+    button.disabled = true;
+    error.textContent = "";
+    let result;
+    try {
+      result = await call();
+    } catch (_error) {
+      result = { ok: false, error: fallback };
+    }
+    button.disabled = false;
+    if (result && result.ok) return true;
+    error.textContent = `${failed}: ${(result && result.error) || "no answer"}.`;
+    return false;
   }
 
   /** Replace a reported entry by a notice with "Undo", which puts the entry back. */
@@ -331,18 +341,8 @@
     li.replaceChildren(notice, undo, error);
     li.classList.add("reported-entry");
     undo.addEventListener("click", async () => {
-      undo.disabled = true;
-      let result;
-      try {
-        result = await feedback.undo(sentence, item);
-      } catch (_error) {
-        result = { ok: false, error: "the report could not be withdrawn" };
-      }
-      undo.disabled = false;
-      if (!result || !result.ok) {
-        error.textContent = `Not withdrawn: ${(result && result.error) || "no answer"}.`;
-        return;
-      }
+      if (!(await attempt(undo, error, "Not withdrawn", "the report could not be withdrawn",
+        () => feedback.undo(sentence, item)))) return;
       li.replaceChildren(...entry);
       li.classList.remove("reported-entry");
       const first = li.querySelector(".feedback button");
